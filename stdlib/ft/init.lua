@@ -1,0 +1,56 @@
+--- fthost's Lua API: `local ft = require "ft"` (also the global `ft` in recipes and the REPL).
+--- Submodules load on first use: `ft.tensor`, `ft.data`, `ft.hub`, `ft.tokenizer`, `ft.rewards`...
+local core = require "_ft.core"
+
+local ft = {}
+
+ft.options = require "ft.options"
+ft.inspect = require "ft.inspect"
+ft.sandbox = require "ft.sandbox"
+
+--- Parsed `--key=value` arguments of the recipe (numbers, booleans, strings; positionals in order).
+ft.args = require("ft.args").parse(rawget(_G, "arg"))
+
+--- fthost's version string.
+ft.version = "0.1.0"
+
+--- Seeds every random generator fthost uses (LibTorch CPU/CUDA, Lua's math.random), so init, dropout,
+--- shuffling and sampling repeat run to run.
+---@param n integer
+function ft.seed(n)
+  core.seed(n)
+  math.randomseed(n)
+end
+
+--- Gets (and with an argument, sets) the number of threads LibTorch's CPU kernels use.
+---@param n? integer
+---@return integer
+function ft.threads(n) return core.threads(n) end
+
+--- Versions of fthost, LuaJIT, LibTorch and whether CUDA/NCCL are usable, as printed by --version.
+---@return string
+function ft.versions() return require("_ft.runtime").version_report() end
+
+-- Submodules that load on first access (ft.tensor, ft.data, ...): any stdlib module ft.<name>.
+local function find_module(name)
+  for i, loader in ipairs(package.loaders) do
+    if i > 1 then
+      local ok, f = pcall(loader, name)
+      if ok and type(f) == "function" then return true end
+    end
+  end
+  return false
+end
+
+setmetatable(ft, {
+  __index = function(t, k)
+    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then return nil end
+    local name = "ft." .. k
+    if package.loaded[name] == nil and not find_module(name) then return nil end
+    local mod = require(name)
+    rawset(t, k, mod)
+    return mod
+  end,
+})
+
+return ft
