@@ -231,18 +231,21 @@ void BpeModel::encode(std::string_view word, std::vector<TokenId>& ids, std::vec
   pieces.clear();
   bool cacheable = word.size() <= kCacheMaxWord;
   CacheShard* shard = nullptr;
+  uint64_t hash = 0;
+  bool hit = false;
   if (cacheable) {
-    shard = &cache_[std::hash<std::string_view>()(word) % kCacheShards];
+    hash = std::hash<std::string_view>()(word);
+    shard = &cache_[(hash >> 7) % kCacheShards];
     std::lock_guard<std::mutex> lock(shard->mu);
-    auto it = shard->map.find(std::string(word));
-    if (it != shard->map.end()) pieces = it->second;
+    auto it = shard->map.find(hash);
+    if (it != shard->map.end() && it->second.word == word) pieces = it->second.pieces, hit = true;
   }
-  if (pieces.empty()) {
+  if (!hit) {
     merge_word(word, pieces);
     if (cacheable) {
       std::lock_guard<std::mutex> lock(shard->mu);
       if (shard->map.size() >= kCacheShardEntries) shard->map.clear();
-      shard->map.emplace(std::string(word), pieces);
+      shard->map[hash] = CacheEntry{std::string(word), pieces};
     }
   }
   for (const Piece& p : pieces) {

@@ -61,9 +61,13 @@ class BpeModel {
 
   // Word cache: most text repeats a small set of words. Sharded so threads rarely contend.
   static constexpr size_t kCacheShards = 64, kCacheShardEntries = 4096, kCacheMaxWord = 128;
+  struct CacheEntry {
+    std::string word;
+    std::vector<Piece> pieces;
+  };
   struct CacheShard {
     std::mutex mu;
-    std::unordered_map<std::string, std::vector<Piece>> map;
+    std::unordered_map<uint64_t, CacheEntry> map;  // keyed by the word's hash; the word confirms a hit
   };
   mutable std::unique_ptr<CacheShard[]> cache_;
 };

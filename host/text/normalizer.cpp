@@ -34,6 +34,23 @@ bool starts_segment(char32_t c) {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class == 0;
 }
 
+// NFC quick check: below U+0300 (before the combining marks), CJK Unified Ideographs and Hangul
+// syllables every character is canonically stable, so text made only of them is already NFC.
+bool surely_nfc(std::string_view s) {
+  char32_t cp = 0;
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = utf8::decode(s, i, &cp);
+    if (!len) return false;
+    if (!(cp < 0x300 || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3))) return false;
+    i += len;
+  }
+  return true;
+}
+
 class UnicodeForm final : public Normalizer {
  public:
   explicit UnicodeForm(int options) : options_(options | UTF8PROC_STABLE) {}
@@ -41,6 +58,7 @@ class UnicodeForm final : public Normalizer {
     bool ascii = true;
     for (char c : s.text) ascii &= static_cast<unsigned char>(c) < 0x80;
     if (ascii) return;
+    if (options_ == (UTF8PROC_STABLE | UTF8PROC_COMPOSE) && surely_nfc(s.text)) return;
     std::string whole = utf8proc_apply(s.text, options_);
     if (whole == s.text) return;
     AlignedBuilder b(s);
