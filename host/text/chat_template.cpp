@@ -2,6 +2,8 @@
 // chat_template.h). The Jinja engine itself lives in jinja_*.{h,cpp}.
 #include "text/chat_template.h"
 
+#include <stdexcept>
+
 #include "core/error.h"
 #include "text/jinja_ast.h"
 #include "text/jinja_eval.h"
@@ -37,7 +39,12 @@ RenderResult render_impl(const ChatTemplate& self, const std::string& where, con
     throw ft::Error(
         where + ": the render context must be a JSON object, got " + std::string(context.type_name()),
         "pass {messages = {...}, add_generation_prompt = true, ...}");
-  const jinja::Value ctx = jinja::Value::from_json(context);
+  jinja::Value ctx;
+  try {
+    ctx = jinja::Value::from_json(context);
+  } catch (const std::length_error& e) {
+    throw ft::Error(where + ": the render context is " + e.what(), "flatten the messages/tools data");
+  }
   jinja::Dict vars = ctx.entries();
   if (opts.transformers_defaults) {
     if (!vars.find("tools")) vars.set("tools", jinja::Value::none());

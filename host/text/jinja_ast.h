@@ -39,6 +39,7 @@ struct Expr {
   };
   K k;
   int line = 0;
+  int depth = 1;  // height of this subtree (the parser bounds it)
   Value value;
   std::string name;
   bool negated = false;  // Test: `is not`

@@ -988,7 +988,9 @@ Dict kwargs_dict(Interpreter& in, CallArgs& a, int line, const char* fname) {
 }
 
 Value g_namespace(Interpreter& in, CallArgs& a, int line) {
-  return Value::namespace_(kwargs_dict(in, a, line, "namespace"));
+  Value ns = Value::namespace_(kwargs_dict(in, a, line, "namespace"));
+  in.track_namespace(ns);
+  return ns;
 }
 Value g_dict(Interpreter& in, CallArgs& a, int line) {
   return Value::dict(kwargs_dict(in, a, line, "dict"));

@@ -3,7 +3,9 @@
 // operand, comparisons chain. Undefined renders as "" and is falsy, but any other use raises.
 #include "text/jinja_eval.h"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -24,6 +26,21 @@ void Interpreter::fail_undefined(int line, const Value& v) const {
        "check the variable and key names; `x is defined` tests for a missing value");
 }
 
+Interpreter::~Interpreter() {
+  for (const auto& w : namespaces_)
+    if (auto d = w.lock()) d->items.clear();
+}
+
+void Interpreter::track_namespace(const Value& ns) {
+  if (namespaces_.size() >= prune_at_) {
+    namespaces_.erase(
+        std::remove_if(namespaces_.begin(), namespaces_.end(), [](const auto& w) { return w.expired(); }),
+        namespaces_.end());
+    prune_at_ = std::max<size_t>(1024, namespaces_.size() * 2);
+  }
+  namespaces_.push_back(ns.dict_ptr());
+}
+
 std::time_t Interpreter::now() const {
   return now_ ? *now_ : std::time(nullptr);
 }
@@ -36,9 +53,9 @@ std::string Interpreter::render(const Body& body, const Dict& context,
   auto root = std::make_shared<Frame>();
   root->vars = context;
   // Template-level assignments live in their own frame over the render arguments.
-  auto top = std::make_shared<Frame>();
-  top->parent = root;
-  exec_body(body, top);
+  top_ = std::make_shared<Frame>();
+  top_->parent = root;
+  exec_body(body, top_);
   return std::move(output_);
 }
 
@@ -58,6 +75,14 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame
 }
 
 Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
+  try {
+    return exec_stmt(s, frame);
+  } catch (const std::length_error& e) {
+    fail(s.line, e.what(), "the template builds values nested too deeply");
+  }
+}
+
+Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const FramePtr& frame) {
   switch (s.k) {
     case Stmt::K::Text:
       write(s.text, s.line);
@@ -208,6 +233,9 @@ void Interpreter::assign(const Target& t, const Value& v, const FramePtr& frame,
     if (!ns.is_namespace())
       fail(line, "cannot assign attribute '" + t.attr + "' on '" + t.names[0] + "' (" + ns.type_name() + ")",
            "only namespace() objects take attribute assignment: {% set ns = namespace(x=0) %}");
+    if (v.depth() + 1 > kMaxValueDepth)
+      fail(line, "value nested deeper than " + std::to_string(kMaxValueDepth) + " levels",
+           "the template builds values nested too deeply");
     ns.namespace_entries().set(t.attr, v);
     return;
   }
@@ -249,13 +277,15 @@ std::string Interpreter::capture(const Body& body, const FramePtr& frame) {
 
 Value Interpreter::make_macro(const Stmt& s, const FramePtr& frame) {
   const Stmt* def = &s;
-  FramePtr closure = frame;
+  // The frame holds the macro, so the macro holds its frame weakly (no reference cycle).
+  std::weak_ptr<Frame> closure = frame;
   return Value::function(s.name, [def, closure](Interpreter& in, CallArgs& a, int line) -> Value {
     if (a.args.size() > def->params.size())
       in.fail(line, "macro '" + def->name + "' takes " + std::to_string(def->params.size()) + " arguments, " +
                         std::to_string(a.args.size()) + " given");
     auto f = std::make_shared<Frame>();
-    f->parent = closure;
+    f->parent = closure.lock();
+    if (!f->parent) f->parent = in.top_;
     for (size_t k = 0; k < def->params.size(); ++k) {
       const std::string& p = def->params[k].first;
       if (k < a.args.size()) {

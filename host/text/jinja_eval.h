@@ -25,6 +25,10 @@ struct EvalLimits {
 class Interpreter {
  public:
   Interpreter(std::string where, std::optional<std::time_t> now, EvalLimits limits);
+  // Empties the namespaces this render created, so that a namespace holding itself is freed.
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
 
   // Renders `body` with the variables of `context`. Generation spans (byte offsets [begin, end) into
   // the result) are appended to `spans`.
@@ -35,6 +39,7 @@ class Interpreter {
   [[noreturn]] void fail_undefined(int line, const Value& v) const;
   Value call(const Value& fn, CallArgs& args, int line);
   std::time_t now() const;
+  void track_namespace(const Value& ns);
   const EvalLimits& limits() const { return limits_; }
 
  private:
@@ -47,6 +52,7 @@ class Interpreter {
 
   Flow exec_body(const Body& body, const FramePtr& frame);
   Flow exec(const Stmt& s, const FramePtr& frame);
+  Flow exec_stmt(const Stmt& s, const FramePtr& frame);
   Flow exec_for(const Stmt& s, const FramePtr& frame);
   void exec_set(const Stmt& s, const FramePtr& frame);
   void assign(const Target& t, const Value& v, const FramePtr& frame, int line);
@@ -68,6 +74,9 @@ class Interpreter {
   std::string output_;
   std::string* out_ = &output_;
   std::vector<std::pair<size_t, size_t>>* spans_ = nullptr;
+  FramePtr top_;  // template-level frame: parent for macros whose defining frame has ended
+  std::vector<std::weak_ptr<Dict>> namespaces_;
+  size_t prune_at_ = 1024;
   int call_depth_ = 0;
 };
 

@@ -3,6 +3,7 @@
 // then primary with postfix (.attr [item] (call)) and filter/test chains (| filter, is test).
 #include "text/jinja_parser.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -86,6 +87,31 @@ class Parser {
     s->line = line;
     return s;
   }
+
+  // Nesting limits keep recursion (here, in the evaluator and in node destructors) far from the stack's
+  // end; Python's Jinja stops similar templates with RecursionError.
+  static constexpr int kMaxDepth = 200;
+  void check_depth(const Expr& e) const {
+    if (e.depth > kMaxDepth)
+      fail(e.line, "expression nested deeper than " + std::to_string(kMaxDepth) + " levels",
+           "split it with {% set %} into smaller expressions");
+  }
+  void adopt(Expr& parent, ExprPtr child) {
+    if (child) {
+      parent.depth = std::max(parent.depth, child->depth + 1);
+      check_depth(parent);
+    }
+    parent.args.push_back(std::move(child));
+  }
+  struct DepthGuard {
+    DepthGuard(Parser& p, int line) : p_(p) {
+      if (++p_.depth_ > kMaxDepth)
+        p_.fail(line, "template nested deeper than " + std::to_string(kMaxDepth) + " levels",
+                "close brackets and blocks sooner, or split the expression with {% set %}");
+    }
+    ~DepthGuard() { --p_.depth_; }
+    Parser& p_;
+  };
 
   // ---- statements --------------------------------------------------------------------------
   // Parses until a block tag whose name is in `end_tags` (left unconsumed, after its '{%').
@@ -174,6 +200,7 @@ class Parser {
   }
 
   Body body_until(const std::string& tag, int line, const std::set<std::string>& ends) {
+    DepthGuard guard(*this, line);
     open_.emplace_back(tag, line);
     Body b = subparse(ends);
     open_.pop_back();
@@ -355,13 +382,14 @@ class Parser {
       if (!explicit_parens) fail(cur().line, "expected an expression, found " + describe(cur()));
     }
     auto e = make(Expr::K::TupleLit, line);
-    e->args = std::move(items);
+    for (auto& item : items) adopt(*e, std::move(item));
     return e;
   }
 
   ExprPtr parse_expression(bool with_condexpr) { return with_condexpr ? parse_condexpr() : parse_or(); }
 
   ExprPtr parse_condexpr() {
+    DepthGuard guard(*this, cur().line);
     ExprPtr e = parse_or();
     while (is_name("if")) {
       const int line = next().line;
@@ -369,9 +397,9 @@ class Parser {
       ExprPtr cond = parse_or();
       ExprPtr other;
       if (skip_name("else")) other = parse_condexpr();
-      c->args.push_back(std::move(e));
-      c->args.push_back(std::move(cond));
-      c->args.push_back(std::move(other));
+      adopt(*c, std::move(e));
+      adopt(*c, std::move(cond));
+      adopt(*c, std::move(other));
       e = std::move(c);
     }
     return e;
@@ -380,8 +408,8 @@ class Parser {
   ExprPtr binary(Expr::K k, ExprPtr a, ExprPtr b, int line, std::string name = {}) {
     auto e = make(k, line);
     e->name = std::move(name);
-    e->args.push_back(std::move(a));
-    e->args.push_back(std::move(b));
+    adopt(*e, std::move(a));
+    adopt(*e, std::move(b));
     return e;
   }
 
@@ -402,10 +430,11 @@ class Parser {
     return e;
   }
   ExprPtr parse_not() {
+    DepthGuard guard(*this, cur().line);
     if (is_name("not")) {
       const int line = next().line;
       auto e = make(Expr::K::Not, line);
-      e->args.push_back(parse_not());
+      adopt(*e, parse_not());
       return e;
     }
     return parse_compare();
@@ -435,8 +464,8 @@ class Parser {
     }
     if (ops.empty()) return first;
     auto e = make(Expr::K::Compare, line);
-    e->args.push_back(std::move(first));
-    for (auto& o : operands) e->args.push_back(std::move(o));
+    adopt(*e, std::move(first));
+    for (auto& o : operands) adopt(*e, std::move(o));
     e->ops = std::move(ops);
     return e;
   }
@@ -453,8 +482,8 @@ class Parser {
     ExprPtr e = parse_math2();
     if (!is_op("~")) return e;
     auto c = make(Expr::K::Concat, line);
-    c->args.push_back(std::move(e));
-    while (skip_op("~")) c->args.push_back(parse_math2());
+    adopt(*c, std::move(e));
+    while (skip_op("~")) adopt(*c, parse_math2());
     return c;
   }
   ExprPtr parse_math2() {
@@ -474,11 +503,12 @@ class Parser {
     return e;
   }
   ExprPtr parse_unary(bool with_filter) {
+    DepthGuard guard(*this, cur().line);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& op = next();
       e = make(op.value == "-" ? Expr::K::Neg : Expr::K::Pos, op.line);
-      e->args.push_back(parse_unary(false));
+      adopt(*e, parse_unary(false));
     } else {
       e = parse_primary();
     }
@@ -538,7 +568,7 @@ class Parser {
           while (!is_op("]")) {
             if (!e->args.empty()) expect_op(",", "between list items");
             if (is_op("]")) break;
-            e->args.push_back(parse_expression(true));
+            adopt(*e, parse_expression(true));
           }
           next();
           return e;
@@ -549,9 +579,9 @@ class Parser {
           while (!is_op("}")) {
             if (!e->args.empty()) expect_op(",", "between dict items");
             if (is_op("}")) break;
-            e->args.push_back(parse_expression(true));
+            adopt(*e, parse_expression(true));
             expect_op(":", "between a dict key and its value");
-            e->args.push_back(parse_expression(true));
+            adopt(*e, parse_expression(true));
           }
           next();
           return e;
@@ -570,14 +600,14 @@ class Parser {
         if (cur().type == Tok::Name) {
           auto a = make(Expr::K::Attr, line);
           a->name = next().value;
-          a->args.push_back(std::move(e));
+          adopt(*a, std::move(e));
           e = std::move(a);
         } else if (cur().type == Tok::Int) {
           auto a = make(Expr::K::Item, line);
           auto key = make(Expr::K::Const, line);
           key->value = Value::integer(next().ival);
-          a->args.push_back(std::move(e));
-          a->args.push_back(std::move(key));
+          adopt(*a, std::move(e));
+          adopt(*a, std::move(key));
           e = std::move(a);
         } else {
           fail(line, "expected an attribute name after '.', found " + describe(cur()));
@@ -610,10 +640,10 @@ class Parser {
         if (!is_op("]") && !is_op(",") && !is_op(":")) stop = parse_expression(true);
         if (skip_op(":"))
           if (!is_op("]") && !is_op(",")) step = parse_expression(true);
-        sl->args.push_back(nullptr);  // object slot, filled below
-        sl->args.push_back(std::move(start));
-        sl->args.push_back(std::move(stop));
-        sl->args.push_back(std::move(step));
+        adopt(*sl, nullptr);  // object slot, filled below
+        adopt(*sl, std::move(start));
+        adopt(*sl, std::move(stop));
+        adopt(*sl, std::move(step));
         parts.push_back(std::move(sl));
       } else {
         parts.push_back(std::move(start));
@@ -628,12 +658,14 @@ class Parser {
     if (is_tuple) fail(line, "tuple subscripts (a[x, y]) are not supported");
     ExprPtr part = std::move(parts[0]);
     if (part->k == Expr::K::Slice) {
+      part->depth = std::max(part->depth, obj->depth + 1);
+      check_depth(*part);
       part->args[0] = std::move(obj);
       return part;
     }
     auto it = make(Expr::K::Item, line);
-    it->args.push_back(std::move(obj));
-    it->args.push_back(std::move(part));
+    adopt(*it, std::move(obj));
+    adopt(*it, std::move(part));
     return it;
   }
 
@@ -650,10 +682,12 @@ class Parser {
       if (cur().type == Tok::Name && peek().type == Tok::Op && peek().value == "=") {
         std::string key = next().value;
         next();
-        e.kwargs.emplace_back(std::move(key), parse_expression(true));
+        ExprPtr value = parse_expression(true);
+        e.depth = std::max(e.depth, value->depth + 1);
+        e.kwargs.emplace_back(std::move(key), std::move(value));
       } else {
         if (!e.kwargs.empty()) fail(cur().line, "positional argument follows keyword argument");
-        e.args.push_back(parse_expression(true));
+        adopt(e, parse_expression(true));
       }
     }
     next();
@@ -661,7 +695,7 @@ class Parser {
 
   ExprPtr parse_call(ExprPtr callee) {
     auto c = make(Expr::K::Call, cur().line);
-    c->args.push_back(std::move(callee));
+    adopt(*c, std::move(callee));
     parse_call_args(*c);
     return c;
   }
@@ -699,7 +733,7 @@ class Parser {
       }
       auto f = make(Expr::K::Filter, fline);
       f->name = name;
-      f->args.push_back(std::move(subject));
+      adopt(*f, std::move(subject));
       if (is_op("(")) parse_call_args(*f);
       subject = std::move(f);
     }
@@ -724,14 +758,14 @@ class Parser {
     auto e = make(Expr::K::Test, line);
     e->name = name;
     e->negated = negated;
-    e->args.push_back(std::move(subject));
+    adopt(*e, std::move(subject));
     if (is_op("(")) {
       parse_call_args(*e);
     } else if ((cur().type == Tok::Name || cur().type == Tok::String || cur().type == Tok::Int ||
                 cur().type == Tok::Float || is_op("(") || is_op("[") || is_op("{")) &&
                !is_name("else") && !is_name("or") && !is_name("and")) {
       if (is_name("is")) fail(cur().line, "tests cannot be chained with 'is'");
-      e->args.push_back(parse_postfix(parse_primary()));
+      adopt(*e, parse_postfix(parse_primary()));
     }
     return e;
   }
@@ -740,6 +774,7 @@ class Parser {
   std::string where_;
   size_t i_ = 0;
   int loop_depth_ = 0;
+  int depth_ = 0;
   std::vector<std::pair<std::string, int>> open_;  // open blocks, for messages
 };
 

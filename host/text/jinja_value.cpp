@@ -10,13 +10,42 @@
 
 namespace ft::text::jinja {
 
+namespace {
+
+// Recursive walks over values (repr, json, equality, conversion) also stop at kMaxValueDepth: a
+// namespace can be made to hold itself.
+thread_local int value_depth = 0;
+struct ValueDepth {
+  ValueDepth() {
+    if (++value_depth > kMaxValueDepth) {
+      value_depth = 0;
+      throw std::length_error("value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+    }
+  }
+  ~ValueDepth() {
+    if (value_depth > 0) --value_depth;
+  }
+  ValueDepth(const ValueDepth&) = delete;
+  ValueDepth& operator=(const ValueDepth&) = delete;
+};
+
+}  // namespace
+
 const Value* Dict::find(const std::string& key) const {
   for (const auto& kv : items)
     if (kv.first == key) return &kv.second;
   return nullptr;
 }
 
+namespace {
+void check_value_depth(int depth) {
+  if (depth > kMaxValueDepth)
+    throw std::length_error("value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+}
+}  // namespace
+
 void Dict::set(const std::string& key, Value v) {
+  depth = std::max(depth, v.depth() + 1);
   for (auto& kv : items)
     if (kv.first == key) {
       kv.second = std::move(v);
@@ -59,20 +88,35 @@ Value Value::string(std::string s) {
   v.s_ = std::move(s);
   return v;
 }
+int Value::depth() const {
+  if (kind_ == Kind::List) return list_depth_;
+  if (kind_ == Kind::Dict || kind_ == Kind::Namespace) return dict_->depth;
+  return 0;
+}
+
 Value Value::list(List items, bool tuple) {
   Value v;
+  v.list_depth_ = 1;
+  for (const Value& e : items) v.list_depth_ = std::max(v.list_depth_, e.depth() + 1);
+  check_value_depth(v.list_depth_);
   v.kind_ = Kind::List;
   v.tuple_ = tuple;
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
 Value Value::dict(Dict d) {
+  d.depth = 1;
+  for (const auto& kv : d.items) d.depth = std::max(d.depth, kv.second.depth() + 1);
+  check_value_depth(d.depth);
   Value v;
   v.kind_ = Kind::Dict;
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }
 Value Value::namespace_(Dict d) {
+  d.depth = 1;
+  for (const auto& kv : d.items) d.depth = std::max(d.depth, kv.second.depth() + 1);
+  check_value_depth(d.depth);
   Value v;
   v.kind_ = Kind::Namespace;
   v.dict_ = std::make_shared<Dict>(std::move(d));
@@ -147,6 +191,7 @@ std::string Value::to_string() const {
 }
 
 std::string Value::repr() const {
+  ValueDepth guard;
   switch (kind_) {
     case Kind::Undefined:
       return "Undefined";
@@ -192,6 +237,7 @@ namespace {
 
 template <class J>
 Value convert_json(const J& j) {
+  ValueDepth guard;
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -242,6 +288,7 @@ Value Value::from_json(const nlohmann::json& j) {
 }
 
 bool equals(const Value& a, const Value& b) {
+  ValueDepth guard;
   using K = Value::Kind;
   if (a.is_number() && b.is_number()) {
     if (a.is_integral() && b.is_integral()) return a.as_int() == b.as_int();
@@ -278,6 +325,7 @@ bool equals(const Value& a, const Value& b) {
 }
 
 std::optional<bool> less(const Value& a, const Value& b) {
+  ValueDepth guard;
   const int ra = type_rank(a), rb = type_rank(b);
   if (ra == 0 || ra != rb) return std::nullopt;
   if (ra == 1) {
@@ -349,6 +397,7 @@ void json_string(std::string& out, const std::string& s, bool ensure_ascii) {
 
 void json_value(std::string& out, const Value& v, const JsonStyle& st, const std::string& item_sep,
                 const std::string& key_sep, const std::string* indent, int level) {
+  ValueDepth guard;
   using K = Value::Kind;
   auto newline = [&](int lvl) {
     out += '\n';

@@ -22,9 +22,14 @@ using List = std::vector<Value>;
 // A dict: string keys in insertion order (Python dicts keep it, and tojson must too).
 struct Dict {
   std::vector<std::pair<std::string, Value>> items;
+  int depth = 1;  // 1 + the deepest value held (set() keeps it current; only grows)
   const Value* find(const std::string& key) const;
   void set(const std::string& key, Value v);  // replaces in place or appends
 };
+
+// Values nest at most this deep: building a deeper list/dict throws std::length_error (reported at
+// the template line), so no walk over a value, nor its destruction, can exhaust the stack.
+constexpr int kMaxValueDepth = 1000;
 
 // Arguments of a call as written: positional then keyword.
 struct CallArgs {
@@ -76,7 +81,9 @@ class Value {
   const List& items() const { return *list_; }        // List
   const Dict& entries() const { return *dict_; }      // Dict / Namespace
   Dict& namespace_entries() const { return *dict_; }  // Namespace (the one mutable kind)
+  const std::shared_ptr<Dict>& dict_ptr() const { return dict_; }
   const Function& fn() const { return *fn_; }
+  int depth() const;  // 0 for scalars, 1 + deepest element for containers
 
   // Python bool(x).
   bool truthy() const;
@@ -96,6 +103,7 @@ class Value {
   Kind kind_ = Kind::Undefined;
   bool tuple_ = false;
   bool b_ = false;
+  int list_depth_ = 0;
   int64_t i_ = 0;
   double f_ = 0;
   std::string s_;
