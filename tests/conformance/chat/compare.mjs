@@ -36,6 +36,7 @@ function templateSource(ref) {
     return cfg.chat_template;
   }
   if (ref.startsWith("file:")) return fs.readFileSync(path.join(dataDir, ref.slice(5)), "utf8");
+  if (ref.startsWith("inline:")) return spec.inline_templates[ref.slice(7)];
   throw new Error(`unknown template reference ${ref}`);
 }
 
@@ -45,7 +46,7 @@ for (const run of spec.runs) {
   for (const conv of run.conversations) {
     const context = { ...spec.conversations[conv], ...(spec.special_tokens[run.template] || {}) };
     if (!spec.conversations[conv]) throw new Error(`unknown conversation ${conv}`);
-    cases.push({ name: `${run.template.replace(/^(npm|file):/, "")}/${conv}`, template: source, context, now: spec.now });
+    cases.push({ name: `${run.template.replace(/^(npm|file|inline):/, "")}/${conv}`, template: source, context, now: spec.now });
   }
 }
 fs.mkdirSync(workDir, { recursive: true });
