@@ -192,11 +192,15 @@ function Tokenizer:apply_chat(messages, opts)
   if not o.tokenize then return text, spans end
   local ids, offsets = self._t:encode(text, false, true)
   if not spans or #spans == 0 then return ids, nil end
+  -- As transformers' return_assistant_tokens_mask: every token overlapping a span counts.
   local mask = {}
   for i, off in ipairs(offsets) do
     local inside = 0
     for _, s in ipairs(spans) do
-      if off[1] >= s[1] and off[2] <= s[2] and off[2] >= off[1] then inside = 1 break end
+      if off[2] >= off[1] and off[1] <= s[2] and off[2] >= s[1] then
+        inside = 1
+        break
+      end
     end
     mask[i] = inside
   end
