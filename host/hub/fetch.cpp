@@ -184,6 +184,12 @@ void check_disk_space(const std::string& dir, uint64_t needed, const std::string
                 "free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk");
 }
 
+// The range list is saved this often (and after this many new bytes), so a kill -9 loses little.
+constexpr auto kSaveEvery = std::chrono::milliseconds(500);
+constexpr uint64_t kSaveEveryBytes = 16u << 20;
+// Body bytes are written to the partial file in pieces of this size.
+constexpr size_t kWriteBuffer = 1u << 20;
+
 // ---- the shared state of one blob download ------------------------------------------------------
 struct Part {
   uint64_t begin, end;
@@ -216,6 +222,10 @@ struct Shared {
     stop = true;
     cv.notify_all();
   }
+  uint64_t done_total() {
+    std::lock_guard<std::mutex> lk(mu);
+    return done.total();
+  }
   void mark(uint64_t a, uint64_t b) {
     std::lock_guard<std::mutex> lk(mu);
     done.add(a, b);
@@ -236,6 +246,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
   int failures = 0;
   std::string last_problem;
   bool whole_file = false;
+  std::vector<char> wbuf;
+  wbuf.reserve(kWriteBuffer);
   while (cur < part.end) {
     if (s.stop) return;
     Url url = job.url;
@@ -247,6 +259,30 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
     uint64_t unmarked_from = cur;
     bool problem = false;
     bool abandoned = false;
+    // Body bytes are gathered into `wbuf` (file offset `unmarked_from`) and written in large pwrites;
+    // the range list learns about them only once they are in the file.
+    wbuf.clear();
+    auto flush = [&]() -> bool {
+      size_t off = 0;
+      while (off < wbuf.size()) {
+        ssize_t w = ::pwrite(s.fd, wbuf.data() + off, wbuf.size() - off, static_cast<off_t>(unmarked_from + off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          int e = errno;
+          write_error = std::make_exception_ptr(
+              e == ENOSPC ? Error("disk full while writing '" + job.blob_path + "' (" + job.display_name + ")",
+                                  "free some space, or point HF_HUB_CACHE at a larger disk; the partial "
+                                  "file is kept and the next run resumes it")
+                          : Error("cannot write '" + job.blob_path + "': " + std::strerror(e)));
+          return false;
+        }
+        off += static_cast<size_t>(w);
+      }
+      if (!wbuf.empty()) s.mark(unmarked_from, unmarked_from + wbuf.size());
+      unmarked_from += wbuf.size();
+      wbuf.clear();
+      return true;
+    };
     try {
       for (int redirects = 0;; ++redirects) {
         HeaderMap h;
@@ -270,6 +306,7 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                 }
                 whole_file = true;
                 restarted = true;
+                if (!flush()) return false;
                 cur = 0;
                 unmarked_from = 0;
                 body_limit = job.size;
@@ -296,28 +333,11 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                 n = static_cast<size_t>(body_limit - cur);  // a range answer longer than asked for
                 last = true;
               }
-              size_t off = 0;
-              while (off < n) {
-                ssize_t w = ::pwrite(s.fd, data + off, n - off, static_cast<off_t>(cur + off));
-                if (w < 0 && errno == EINTR) continue;
-                if (w < 0) {
-                  int e = errno;
-                  write_error = std::make_exception_ptr(
-                      e == ENOSPC ? Error("disk full while writing '" + job.blob_path + "' (" + job.display_name + ")",
-                                          "free some space, or point HF_HUB_CACHE at a larger disk; the partial "
-                                          "file is kept and the next run resumes it")
-                                  : Error("cannot write '" + job.blob_path + "': " + std::strerror(e)));
-                  return false;
-                }
-                off += static_cast<size_t>(w);
-              }
+              if (wbuf.size() + n > kWriteBuffer && !flush()) return false;
+              wbuf.insert(wbuf.end(), data, data + n);
               cur += n;
               s.network_bytes += n;
               if (s.progress) s.progress->advance(s.pfile, n);
-              if (cur - unmarked_from >= (1u << 20)) {
-                s.mark(unmarked_from, cur);
-                unmarked_from = cur;
-              }
               return !last;
             });
         if (resp.status >= 300 && resp.status < 400 && resp.has("Location") && redirects < 10) {
@@ -330,7 +350,7 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
       last_problem = e.what();
       problem = true;
     }
-    if (cur > unmarked_from) s.mark(unmarked_from, cur);
+    if (!write_error) flush();
     if (write_error) std::rethrow_exception(write_error);
     if (s.stop || abandoned) return;
     if (restarted) {
@@ -338,6 +358,11 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
       part.end = job.size;
     }
     if (!problem && resp.status != 200 && resp.status != 206 && resp.status != 0) {
+      if (resp.status == 416)
+        throw Error("download of '" + job.display_name + "' failed: the server's copy is shorter than the " +
+                        std::to_string(job.size) + " bytes it announced (HTTP 416 for a range from byte " +
+                        std::to_string(cur) + ")",
+                    "run again later; if it repeats, the server or a proxy serves a truncated file");
       if (!retryable_status(resp.status)) {
         throw Error("download of '" + job.display_name + "' from " + url.origin() + " failed: " + describe_status(resp),
                     resp.status == 403 || resp.status == 401
@@ -354,7 +379,7 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
     if (failures > s.cfg.max_retries)
       throw Error("download of '" + job.display_name + "' failed after " + std::to_string(failures) +
                       " attempts without progress: " + last_problem,
-                  "check the network and run again: the " + human_bytes(s.done.total()) +
+                  "check the network and run again: the " + human_bytes(s.done_total()) +
                       " already downloaded are kept and resumed");
     ++s.retries;
     if (!sleep_cancellable(progressed ? 0.0 : retry_delay_s(s.cfg, failures, &resp), &s.stop)) return;
@@ -431,7 +456,7 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
       upto = s.done.prefix();
       finished = s.active == 0;
       auto now = std::chrono::steady_clock::now();
-      if (finished || now - last_save > std::chrono::seconds(1) || s.done.total() > saved_total + (64u << 20)) {
+      if (finished || now - last_save > kSaveEvery || s.done.total() > saved_total + kSaveEveryBytes) {
         snapshot = s.done;
         last_save = now;
         saved_total = s.done.total();

@@ -18,6 +18,10 @@
 namespace ft::hub {
 namespace {
 
+// HEAD and API calls retry a network failure this many times before falling back to the cache
+// (429 and 5xx answers get the full cfg.max_retries with backoff).
+constexpr int kMetadataNetworkRetries = 1;
+
 std::string normalize_etag(std::string e) {
   if (e.rfind("W/", 0) == 0) e = e.substr(2);
   e.erase(std::remove(e.begin(), e.end(), '"'), e.end());
@@ -124,7 +128,8 @@ std::string HubClient::resolve_url(const std::string& repo_id, const std::string
 HttpResponse HubClient::api_get(const std::string& url_text, const std::string& what) {
   HttpSession http(cfg_.etag_timeout_s, cfg_.etag_timeout_s);
   Url url = parse_url(url_text);
-  for (int failures = 0;; ) {
+  int net_failures = 0;
+  for (int failures = 0;;) {
     try {
       HeaderMap h = headers_for(url);
       h.emplace("Accept", "application/json");
@@ -132,9 +137,10 @@ HttpResponse HubClient::api_get(const std::string& url_text, const std::string& 
       if (!retryable_status(r.status) || failures >= cfg_.max_retries) return r;
       ++failures;
       if (!sleep_cancellable(retry_delay_s(cfg_, failures, &r))) check_interrupt();
-    } catch (const HttpError& e) {
-      if (++failures > cfg_.max_retries) throw;
-      if (!sleep_cancellable(retry_delay_s(cfg_, failures, nullptr))) check_interrupt();
+    } catch (const HttpError&) {
+      // Metadata calls retry a network failure once, then let the caller fall back to the cache.
+      if (++net_failures > kMetadataNetworkRetries) throw;
+      if (!sleep_cancellable(retry_delay_s(cfg_, net_failures, nullptr))) check_interrupt();
     }
     (void)what;
   }
@@ -146,6 +152,7 @@ namespace {
 HttpResponse head_resolve(const HubConfig& cfg, const std::string& url_text, Url& final_url,
                           const std::function<HeaderMap(const Url&)>& headers_for) {
   HttpSession http(cfg.etag_timeout_s, cfg.etag_timeout_s);
+  int net_failures = 0;
   for (int failures = 0;;) {
     try {
       Url url = parse_url(url_text);
@@ -164,8 +171,8 @@ HttpResponse head_resolve(const HubConfig& cfg, const std::string& url_text, Url
       ++failures;
       if (!sleep_cancellable(retry_delay_s(cfg, failures, &r))) check_interrupt();
     } catch (const HttpError&) {
-      if (++failures > cfg.max_retries) throw;
-      if (!sleep_cancellable(retry_delay_s(cfg, failures, nullptr))) check_interrupt();
+      if (++net_failures > kMetadataNetworkRetries) throw;
+      if (!sleep_cancellable(retry_delay_s(cfg, net_failures, nullptr))) check_interrupt();
     }
   }
 }

@@ -566,6 +566,17 @@ void add_fixture_repos(FakeHub& hub) {
   tiny.refs = {{"main", v2.sha}, {"v1.0", v1.sha}};
   hub.add_repo(tiny);
 
+  // acme/tiny without its empty file: @huggingface/hub 2.17 cannot download a 0-byte file (its
+  // Range: bytes=0-0 probe gets no Content-Range back), so the JS side of the interop test uses this.
+  FakeRepo js;
+  js.id = "acme/js";
+  FakeCommit j{fake_commit_sha("acme/js@1"), "for the JS client", {}};
+  for (auto& f : v2.files)
+    if (f.size() > 0) j.files.push_back(f);
+  js.commits = {j};
+  js.refs = {{"main", j.sha}};
+  hub.add_repo(js);
+
   FakeRepo gated;
   gated.id = "acme/gated";
   gated.gated = true;

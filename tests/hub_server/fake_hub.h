@@ -131,8 +131,9 @@ class FakeHub {
 FakeFile make_file(const std::string& path, bool lfs, std::string content);
 
 // The repos every hub test uses: acme/tiny (two commits, main + v1.0, LFS and regular files, a
-// nested path, a file large enough for byte ranges), acme/gated (needs token "hf_fthost_test_token"),
-// and the alias acme/old-tiny -> acme/tiny.
+// nested path, an empty file, a file large enough for byte ranges), acme/js (acme/tiny's main files
+// but the empty one), acme/gated (needs token "hf_fthost_test_token"), and the alias
+// acme/old-tiny -> acme/tiny.
 void add_fixture_repos(FakeHub& hub);
 // Deterministic 40-hex "commit" from a label.
 std::string fake_commit_sha(const std::string& label);
