@@ -109,6 +109,8 @@ void push_tensor(lua_State* L, at::Tensor t) {
     lua_pushcfunction(L, &open_tensor);
     call(L, 0, 0);
   }
+  // A view reports its whole storage, which it keeps alive: views over-count, so collections only come
+  // sooner.
   size_t bytes = t.has_storage() ? t.storage().nbytes() : 0;
   push_object<at::Tensor>(L, std::make_shared<at::Tensor>(std::move(t)), bytes);
 }
@@ -1237,6 +1239,11 @@ int w_where(lua_State* L) {
   return 1;
 }
 
+int w_cuda_available(lua_State* L) {
+  lua_pushboolean(L, torch::cuda::is_available());
+  return 1;
+}
+
 int w_is_tensor(lua_State* L) {
   lua_pushboolean(L, is_type(L, 1, TypeName<at::Tensor>::registry));
   return 1;
@@ -1397,6 +1404,7 @@ const Reg kFunctions[] = {FT_G("zeros", w_filled<0>),
                           FT_G("matmul", w_matmul),
                           FT_G("where", w_where),
                           FT_G("is_tensor", w_is_tensor),
+                          FT_G("cuda_available", w_cuda_available),
                           FT_G("set_printoptions", w_printoptions),
                           {nullptr, nullptr}};
 

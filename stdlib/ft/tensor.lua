@@ -322,6 +322,10 @@ function M.where(cond, a, b) return C.where(cond, a, b) end
 ---@return boolean
 function M.is_tensor(x) return C.is_tensor(x) end
 
+--- True when this fthost's LibTorch has CUDA and a GPU is visible (device = "cuda" works).
+---@return boolean
+function M.cuda_available() return C.cuda_available() end
+
 --- Sets how tensors print (PyTorch's torch.set_printoptions): `precision` (digits, default 4),
 --- `threshold` (elements before "..." summaries, 1000), `edgeitems` (items at each end, 3), `linewidth`
 --- (80). Returns the options now in force; call without arguments to read them.

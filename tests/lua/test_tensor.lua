@@ -504,6 +504,22 @@ T.test("set_printoptions", function()
   T.raises(function() tensor.set_printoptions({ precison = 2 }) end, "did you mean 'precision'?")
 end)
 
+T.test("devices", function()
+  if tensor.cuda_available() then
+    local g = tensor({ 1, 2 }):to("cuda")
+    T.eq(g.device, "cuda:0")
+    T.eq(tostring(g), "tensor([1., 2.], device='cuda:0')")
+    T.eq((g * 2):cpu():tolist(), { 2, 4 })
+    T.eq(tensor.zeros(2, { device = "cuda:0", dtype = "bf16" }).device, "cuda:0")
+  else
+    T.raises(function() tensor.zeros(2, { device = "cuda" }) end,
+      'ft.tensor.zeros: device "cuda" requested but CUDA is not available')
+    T.raises(function() tensor({ 1 }):to("cuda:1") end, "CUDA is not available")
+    T.raises(function() tensor({ 1 }):cuda() end, "CUDA is not available")
+  end
+  T.raises(function() tensor({ 1 }):to("cuda:x") end, 'unknown device "cuda:x"')
+end)
+
 -- randomness -----------------------------------------------------------------------------------------
 T.test("ft.seed makes random tensors repeat", function()
   ft.seed(1234)
@@ -550,6 +566,8 @@ T.test("GC pressure keeps garbage tensors bounded", function()
     local rss = rss_bytes()
     if rss then max_rss = math.max(max_rss, rss - base_rss) end
   end
+  io.write(string.format("     200 x 20 MiB: peak live tensor bytes %.0f MiB, peak RSS growth %.0f MiB\n",
+    max_live / 2 ^ 20, max_rss / 2 ^ 20))
   -- The collector runs when live tensor bytes pass 256 MiB (or twice what survived the last collection).
   T.ok(max_live <= 300 * 1024 * 1024, string.format("live tensor bytes peaked at %.0f MiB", max_live / 2 ^ 20))
   T.ok(max_live >= 200 * 1024 * 1024, "the loop did allocate")
