@@ -38,8 +38,12 @@ BpeModel::BpeModel(const json& spec, const JsonAt& at, bool byte_level)
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     JsonAt tat = vat.field("\"" + it.key() + "\"");
     int64_t id = json_int(it.value(), tat);
-    if (id < 0 || id > 100'000'000)
-      tat.fail("token id " + std::to_string(id) + " is out of range 0..100000000");
+    // Vocab ids are dense (0..n-1 in every HF file); a bound keeps a bad id from allocating gigabytes.
+    int64_t limit = static_cast<int64_t>(vocab.size()) * 2 + 1024;
+    if (id < 0 || id >= limit)
+      tat.fail("token id " + std::to_string(id) + " is out of range for a vocab of " +
+                   std::to_string(vocab.size()) + " entries",
+               "vocab ids run from 0 to the vocab size - 1");
     if (static_cast<size_t>(id) >= id_to_token_.size()) id_to_token_.resize(static_cast<size_t>(id) + 1);
     if (!id_to_token_[static_cast<size_t>(id)].empty())
       tat.fail(

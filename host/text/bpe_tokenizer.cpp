@@ -139,8 +139,13 @@ class BpeTokenizer final : public Tokenizer {
         const json& a = added[i];
         AddedToken t;
         int64_t id = json_int(json_require(a, "id", iat), iat.field("id"));
-        if (id < 0 || id > 100'000'000)
-          iat.field("id").fail("token id " + std::to_string(id) + " is out of range");
+        int64_t limit =
+            static_cast<int64_t>(model_->max_id()) + 1 + 2 * static_cast<int64_t>(added.size()) + 1024;
+        if (id < 0 || id >= limit)
+          iat.field("id").fail("token id " + std::to_string(id) +
+                                   " is out of range (the model's vocab ends at " +
+                                   std::to_string(model_->max_id()) + ")",
+                               "added tokens extend the vocab with the next ids");
         t.id = static_cast<TokenId>(id);
         t.content = json_string(json_require(a, "content", iat), iat.field("content"));
         if (t.content.empty()) iat.field("content").fail("an added token cannot be empty");

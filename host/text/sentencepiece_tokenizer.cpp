@@ -139,6 +139,9 @@ class SentencePieceTokenizer final : public Tokenizer {
         } catch (const std::exception&) {
           tat.fail("expected a numeric token id as the key");
         }
+        if (t.id < 0 || t.id >= pieces_ + 2 * static_cast<int64_t>(decoder->size()) + 1024)
+          tat.fail("token id " + it.key() + " is out of range (the model has " + std::to_string(pieces_) +
+                   " pieces)");
         t.content = json_string(json_require(it.value(), "content", tat), tat.field("content"));
         t.special = json_opt_bool(it.value(), "special", tat, false);
         t.lstrip = json_opt_bool(it.value(), "lstrip", tat, false);

@@ -279,6 +279,10 @@ BOOST_AUTO_TEST_CASE(malformed_files_give_clear_errors) {
   j["model"]["vocab"]["zz"] = 1;
   expect_error(j.dump(), {"id 1 is also used by"});
   j = json::parse(good);
+  j["model"]["vocab"]["zz"] = 99999999;
+  expect_error(j.dump(),
+               {"model.vocab.\"zz\"", "token id 99999999 is out of range for a vocab of 258 entries"});
+  j = json::parse(good);
   j["model"]["type"] = "Unigram";
   expect_error(j.dump(), {"model.type", "unsupported model type \"Unigram\"", "tokenizer.model"});
   j = json::parse(good);
