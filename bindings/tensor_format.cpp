@@ -137,8 +137,9 @@ class Formatter {
 
 class Printer {
  public:
-  Printer(const Flat& fl, const TensorPrintOptions& o, bool summarize)
-      : fl_(fl), o_(o), summarize_(summarize) {}
+  // `cut[d]`: dim d was summarised, so `fl` holds only its first and last edgeitems rows.
+  Printer(const Flat& fl, const TensorPrintOptions& o, std::vector<bool> cut)
+      : fl_(fl), o_(o), cut_(std::move(cut)) {}
 
   // Indices (into the flat array) of the values the repr shows: get_summarized_data.
   void collect(int dim, int64_t base, std::vector<int64_t>& out) const {
@@ -173,10 +174,10 @@ class Printer {
   std::vector<int64_t> rows(int dim) const {
     int64_t n = fl_.sizes[dim];
     std::vector<int64_t> r;
-    if (summarize_ && n > 2 * o_.edgeitems) {
+    if (cut_[dim]) {
       for (int64_t j = 0; j < o_.edgeitems; ++j) r.push_back(j);
       r.push_back(-1);
-      for (int64_t j = n - o_.edgeitems; j < n; ++j) r.push_back(j);
+      for (int64_t j = o_.edgeitems; j < n; ++j) r.push_back(j);
     } else {
       for (int64_t j = 0; j < n; ++j) r.push_back(j);
     }
@@ -203,7 +204,7 @@ class Printer {
 
   const Flat& fl_;
   const TensorPrintOptions& o_;
-  bool summarize_;
+  std::vector<bool> cut_;
 };
 
 std::string shape_tuple(const at::Tensor& t) {
@@ -294,9 +295,21 @@ std::string format_tensor(const at::Tensor& t, const TensorPrintOptions& opts) {
     c10::ScalarType st = t.scalar_type();
     if (st != at::kFloat && st != at::kLong && st != at::kBool)
       suffixes.push_back("dtype=" + torch_dtype_name(st));
-    Flat fl = flat_copy(t);
-    bool summarize = t.numel() > opts.threshold;
-    Printer printer(fl, opts, summarize);
+    // Summarising keeps the first and last edgeitems rows of every long dim; only those are copied and
+    // converted (a model weight prints without a full copy).
+    at::Tensor x = t.detach();
+    std::vector<bool> cut(x.dim(), false);
+    if (t.numel() > opts.threshold) {
+      for (int64_t d = 0; d < x.dim(); ++d) {
+        int64_t n = x.size(d), e = opts.edgeitems;
+        if (n > 2 * e) {
+          x = at::cat({x.narrow(d, 0, e), x.narrow(d, n - e, e)}, d);
+          cut[d] = true;
+        }
+      }
+    }
+    Flat fl = flat_copy(x);
+    Printer printer(fl, opts, cut);
     std::vector<int64_t> shown;
     printer.collect(0, 0, shown);
     Formatter fmt(fl, shown, opts.precision);
