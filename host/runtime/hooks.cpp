@@ -25,7 +25,6 @@ struct SandboxFrame {
 };
 
 std::vector<SandboxFrame> g_frames;  // innermost last
-std::atomic<bool> g_interrupt_hook_armed{false};
 
 double now_s() {
   timespec ts;
@@ -53,10 +52,12 @@ void raise_from_hook(lua_State* L, const std::string& msg) {
 }
 
 void master_hook(lua_State* L, lua_Debug* ar) {
-  if (g_interrupt_hook_armed.exchange(false) || ft::interrupt_requested()) {
+  // The interrupt flag is shared with native check points: whoever sees it first consumes it, so an
+  // interrupt that a native call already turned into an error is not raised a second time here.
+  if (ft::interrupt_requested()) {
     ft::clear_interrupt();
     set_normal_hook(L);
-    luaL_where(L, 1);
+    luaL_where(L, 0);
     lua_pushstring(L, "interrupted");
     lua_concat(L, 2);
     lua_error(L);
@@ -87,7 +88,6 @@ void master_hook(lua_State* L, lua_Debug* ar) {
 }  // namespace
 
 void hook_signal_interrupt(lua_State* L) noexcept {
-  g_interrupt_hook_armed.store(true);
   // lua_sethook is the documented signal-safe way to get the VM's attention (as lua.c does).
   lua_sethook(L, master_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
@@ -111,7 +111,6 @@ void jit_off_function(lua_State* L, int idx) {
 }
 
 void clear_pending_interrupt(lua_State* L) {
-  g_interrupt_hook_armed.store(false);
   ft::clear_interrupt();
   set_normal_hook(L);
 }

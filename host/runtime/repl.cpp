@@ -22,7 +22,8 @@ enum class Compiled { ok, incomplete, error };
 // Compiles `code` as an expression (so `1+1` prints 2) or else as a statement list. On ok the function
 // is on the stack; on error the message is.
 Compiled compile_chunk(lua_State* L, const std::string& code) {
-  std::string expr = "return " + code;
+  // The identity call keeps `code` out of tail position, so `error("x")` still reports "stdin:1:".
+  std::string expr = "return (function(...) return ... end)(" + code + "\n)";
   if (luaL_loadbuffer(L, expr.data(), expr.size(), "=stdin") == 0) return Compiled::ok;
   lua_pop(L, 1);
   if (luaL_loadbuffer(L, code.data(), code.size(), "=stdin") == 0) return Compiled::ok;
