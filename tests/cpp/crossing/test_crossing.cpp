@@ -3,6 +3,7 @@
 // Lua), Lua callbacks that fail inside C++ (LuaError carries the traceback), and both nested.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,7 +69,7 @@ struct State {
 
 BOOST_AUTO_TEST_CASE(cpp_exception_to_lua_error_1000_times) {
   State s;
-  std::string r = s.run(R"(
+  std::string r = s.run(R"LUA(
     local n = 0
     for i = 1, 1000 do
       local ok, err = pcall(throws, "boom " .. i)
@@ -77,14 +78,14 @@ BOOST_AUTO_TEST_CASE(cpp_exception_to_lua_error_1000_times) {
       assert(not ok2 and err2:find("bad argument #1 to 't.bad_arg' (number expected, got string)", 1, true), err2)
       n = n + 1
     end
-    return tostring(n))");
+    return tostring(n))LUA");
   BOOST_TEST(r == "1000");
   BOOST_TEST(g_live == 0);
 }
 
 BOOST_AUTO_TEST_CASE(lua_error_in_callback_to_cpp_exception_1000_times) {
   State s;
-  std::string r = s.run(R"(
+  std::string r = s.run(R"LUA(
     local n = 0
     for i = 1, 1000 do
       local ok, err = pcall(calls, function() error("cb " .. i) end)
@@ -96,7 +97,7 @@ BOOST_AUTO_TEST_CASE(lua_error_in_callback_to_cpp_exception_1000_times) {
       assert(calls(function() return i end) == i)
       n = n + 1
     end
-    return tostring(n))");
+    return tostring(n))LUA");
   BOOST_TEST(r == "1000");
   BOOST_TEST(g_live == 0);
 }
