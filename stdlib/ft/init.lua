@@ -31,6 +31,19 @@ function ft.threads(n) return core.threads(n) end
 ---@return string
 function ft.versions() return require("_ft.runtime").version_report() end
 
+--- Loads a model from a folder (config.json + safetensors + tokenizer files) or a Hub id through the
+--- Hugging Face cache. See ft.model.load.
+---@param path string a folder, or a hub id like "Qwen/Qwen2.5-0.5B-Instruct"
+---@param opts? {dtype?:string, device?:string, revision?:string}
+---@return ft.Model
+function ft.load(path, opts) return require("ft.model").load(path, opts) end
+
+--- Creates a tiny randomly initialised model (deterministic for a seed); the built-in default the
+--- quickstart and tests use. See ft.model.new.
+---@param opts? table e.g. { arch = "qwen2", hidden = 64, layers = 2, heads = 4, kv_heads = 2, vocab = 512 }
+---@return ft.Model
+function ft.new(opts) return require("ft.model").new(opts) end
+
 -- Submodules that load on first access (ft.tensor, ft.data, ...): any stdlib module ft.<name>.
 local function find_module(name)
   for i, loader in ipairs(package.loaders) do
