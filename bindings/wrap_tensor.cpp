@@ -147,6 +147,9 @@ class TableReader {
     while (lua_type(L_, -1) == LUA_TTABLE) {
       int64_t n = static_cast<int64_t>(lua_objlen(L_, -1));
       if (n == 0 && shape_.empty()) reject_non_array(-1);
+      if (shape_.size() == kMaxDims)
+        throw ArgError(
+            arg_, "tables nested more than " + std::to_string(kMaxDims) + " deep (LibTorch's dim limit)");
       shape_.push_back(n);
       if (n == 0) break;
       lua_rawgeti(L_, -1, 1);
@@ -176,6 +179,7 @@ class TableReader {
   }
 
   void walk(int idx, size_t depth, std::vector<int64_t>& path) {
+    if (!lua_checkstack(L_, 4)) throw ArgError(arg_, "table nested too deeply");
     int64_t n = static_cast<int64_t>(lua_objlen(L_, idx));
     if (n != shape_[depth]) {
       throw ArgError(arg_, "ragged table: " + row_name(path) + " has " + std::to_string(n) +
@@ -219,6 +223,7 @@ class TableReader {
     }
   }
 
+  static constexpr size_t kMaxDims = 64;
   lua_State* L_;
   int arg_;
   std::vector<int64_t> shape_;
@@ -489,6 +494,7 @@ std::vector<TensorIndex> read_key(lua_State* L, const at::Tensor& t, int idx) {
         }
         lua_pop(L, 1);
       }
+      if (out.empty()) out.emplace_back(at::indexing::Ellipsis);  // t[{}]: the whole tensor
       return out;
     }
     default:

@@ -244,6 +244,8 @@ T.test("indexing is 1-based", function()
   T.eq(t[{ {}, { 1, -1, 2 } }]:tolist(), { { 1, 3 }, { 4, 6 } }, "{a, b, step}")
   T.eq(t[{ {}, { 3, 2 } }].shape, { 2, 0 }, "{a, a-1} is empty")
   T.eq(t[t:gt(3)]:tolist(), { 4, 5, 6 }, "bool mask")
+  T.eq(t[{}]:tolist(), t:tolist(), "{} is the whole tensor")
+  T.eq(tensor(2)[{}]:item(), 2)
   T.eq(t:slice(2, 2, 3):tolist(), { { 2, 3 }, { 5, 6 } })
   T.eq(t:slice(2, 1, -1, 2):tolist(), { { 1, 3 }, { 4, 6 } })
   T.eq(t:narrow(2, 2, 2):tolist(), { { 2, 3 }, { 5, 6 } })
@@ -273,6 +275,8 @@ T.test("assignment", function()
   T.eq(t:tolist(), { { 7, -1, -2 }, { 4, -1, -2 } }, "broadcast over rows")
   t[t:lt(0)] = 0
   T.eq(t:tolist(), { { 7, 0, 0 }, { 4, 0, 0 } })
+  t[{}] = 3
+  T.eq(t:tolist(), { { 3, 3, 3 }, { 3, 3, 3 } })
   local i = tensor({ 1, 2, 3 }, { dtype = "i64" })
   i[2] = 2.9
   T.eq(i:tolist(), { 1, 2, 3 }, "assigning into an integer tensor truncates")
@@ -391,6 +395,9 @@ T.test("ragged tables name the row", function()
   T.raises(function() tensor({ 1, true }) end, "element [2] mixes booleans and numbers")
   T.raises(function() tensor({ dtype = "f32" }) end, "got a table with key 'dtype'")
   T.raises(function() tensor({ tensor.ones(2) }) end, "use ft.tensor.stack or ft.tensor.cat")
+  local deep = 1
+  for _ = 1, 70 do deep = { deep } end
+  T.raises(function() tensor(deep) end, "tables nested more than 64 deep")
 end)
 
 T.test("argument errors name the function and argument", function()
