@@ -158,7 +158,8 @@ void GgufWriter::check_key(const std::string& key) const {
 void GgufWriter::add(const std::string& key, GgufValue v) {
   check_key(key);
   if (v.type == GgufValueType::ARRAY) {
-    if (v.elem_type == GgufValueType::ARRAY || static_cast<uint32_t>(v.elem_type) > 12)
+    if (v.elem_type == GgufValueType::ARRAY ||
+        static_cast<uint32_t>(v.elem_type) > static_cast<uint32_t>(GgufValueType::FLOAT64))
       throw Error("GGUF metadata key '" + key + "': arrays must hold scalars");
     for (size_t i = 0; i < v.array.size(); ++i)
       if (!scalar_matches(v.elem_type, v.array[i]))
