@@ -138,7 +138,8 @@ T.test("load_file runs a script and returns its functions", function()
 end)
 
 T.test("options are validated", function()
-  T.raises(function() ft.sandbox("return 1", { timeout = 5 }) end, "unknown option 'timeout' (did you mean 'timeout_ms'?)")
+  T.raises(function() ft.sandbox("return 1", { timeout = 5 }) end,
+    "unknown option 'timeout' (did you mean 'timeout_ms'?)")
   T.raises(function() ft.sandbox(42) end, "code must be a string or a function")
   T.raises(function() ft.sandbox("return (") end, "sandbox: ")
 end)
