@@ -148,7 +148,8 @@ int w_repo_info(lua_State* L) {
   return 1;
 }
 
-// cache_info(cache_dir?) -> { {repo_id=, repo_type=, path=, size=, blobs=, incomplete_bytes=, revisions={...}}, ... }
+// cache_info(cache_dir?) -> { {repo_id=, repo_type=, path=, size=, blobs=, incomplete_bytes=,
+// revisions={...}}, ... }
 int w_cache_info(lua_State* L) {
   std::string dir = opt_string(L, 1, hub::HubConfig::from_env().cache_dir);
   auto repos = hub::scan_cache(dir);
@@ -211,9 +212,12 @@ int w_settings(lua_State* L) {
   return 1;
 }
 
-const Reg kHub[] = {{"snapshot", w_snapshot},       {"file", w_file},
-                    {"list_files", w_list_files},   {"repo_info", w_repo_info},
-                    {"cache_info", w_cache_info},   {"settings", w_settings},
+const Reg kHub[] = {{"snapshot", w_snapshot},
+                    {"file", w_file},
+                    {"list_files", w_list_files},
+                    {"repo_info", w_repo_info},
+                    {"cache_info", w_cache_info},
+                    {"settings", w_settings},
                     {nullptr, nullptr}};
 
 int open_hub(lua_State* L) {

@@ -61,16 +61,24 @@ RepoCache::RepoCache(std::string cache_dir, std::string repo_id, std::string rep
   repo_type_plural(repo_type_);
 }
 
-std::string RepoCache::storage_dir() const { return cache_dir_ + "/" + repo_folder_name(repo_id_, repo_type_); }
-std::string RepoCache::blob_path(const std::string& etag) const { return storage_dir() + "/blobs/" + etag; }
-std::string RepoCache::snapshot_dir(const std::string& commit) const { return storage_dir() + "/snapshots/" + commit; }
+std::string RepoCache::storage_dir() const {
+  return cache_dir_ + "/" + repo_folder_name(repo_id_, repo_type_);
+}
+std::string RepoCache::blob_path(const std::string& etag) const {
+  return storage_dir() + "/blobs/" + etag;
+}
+std::string RepoCache::snapshot_dir(const std::string& commit) const {
+  return storage_dir() + "/snapshots/" + commit;
+}
 std::string RepoCache::pointer_path(const std::string& commit, const std::string& filename) const {
   return snapshot_dir(commit) + "/" + filename;
 }
 std::string RepoCache::no_exist_path(const std::string& commit, const std::string& filename) const {
   return storage_dir() + "/.no_exist/" + commit + "/" + filename;
 }
-std::string RepoCache::ref_path(const std::string& revision) const { return storage_dir() + "/refs/" + revision; }
+std::string RepoCache::ref_path(const std::string& revision) const {
+  return storage_dir() + "/refs/" + revision;
+}
 std::string RepoCache::lock_path(const std::string& etag) const {
   return cache_dir_ + "/.locks/" + repo_folder_name(repo_id_, repo_type_) + "/" + etag + ".lock";
 }
@@ -94,7 +102,8 @@ void RepoCache::write_ref(const std::string& revision, const std::string& commit
   fs::write_file_atomic(path, commit);
 }
 
-void RepoCache::link_snapshot(const std::string& commit, const std::string& filename, const std::string& etag) const {
+void RepoCache::link_snapshot(const std::string& commit, const std::string& filename,
+                              const std::string& etag) const {
   validate_relative_filename(filename);
   std::string ptr = pointer_path(commit, filename);
   sfs::path dir = sfs::path(ptr).parent_path();
@@ -199,8 +208,8 @@ std::vector<CachedRepoInfo> scan_cache(const std::string& cache_dir) {
     }
     std::vector<std::pair<std::string, std::string>> refs;  // (name, commit)
     sfs::path refs_dir = entry.path() / "refs";
-    for (auto it = sfs::recursive_directory_iterator(refs_dir, ec); !ec && it != sfs::recursive_directory_iterator();
-         it.increment(ec)) {
+    for (auto it = sfs::recursive_directory_iterator(refs_dir, ec);
+         !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       std::string c = fs::read_file(it->path().string());
       refs.emplace_back(it->path().lexically_relative(refs_dir).string(), c);
@@ -212,8 +221,8 @@ std::vector<CachedRepoInfo> scan_cache(const std::string& cache_dir) {
       rev.commit = s.path().filename().string();
       for (auto& [n, c] : refs)
         if (c == rev.commit) rev.refs.push_back(n);
-      for (auto it = sfs::recursive_directory_iterator(s.path(), ec); !ec && it != sfs::recursive_directory_iterator();
-           it.increment(ec)) {
+      for (auto it = sfs::recursive_directory_iterator(s.path(), ec);
+           !ec && it != sfs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_symlink(ec) || it->is_regular_file(ec))
           rev.files.push_back(it->path().lexically_relative(s.path()).string());
       }
@@ -226,7 +235,8 @@ std::vector<CachedRepoInfo> scan_cache(const std::string& cache_dir) {
               [](const CachedRevision& a, const CachedRevision& b) { return a.commit < b.commit; });
     out.push_back(std::move(info));
   }
-  std::sort(out.begin(), out.end(), [](const CachedRepoInfo& a, const CachedRepoInfo& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const CachedRepoInfo& a, const CachedRepoInfo& b) { return a.path < b.path; });
   return out;
 }
 

@@ -27,7 +27,7 @@ class RepoCache {
   const std::string& cache_dir() const { return cache_dir_; }
   const std::string& repo_id() const { return repo_id_; }
   const std::string& repo_type() const { return repo_type_; }
-  std::string storage_dir() const;             // <cache>/models--org--name
+  std::string storage_dir() const;  // <cache>/models--org--name
   std::string blob_path(const std::string& etag) const;
   std::string snapshot_dir(const std::string& commit) const;
   std::string pointer_path(const std::string& commit, const std::string& filename) const;

@@ -56,7 +56,8 @@ HubConfig HubConfig::from_env() {
   c.cache_dir = env_or("HF_HUB_CACHE", env_or("HUGGINGFACE_HUB_CACHE", c.home + "/hub"));
   c.token_path = env_or("HF_TOKEN_PATH", c.home + "/token");
 
-  c.offline = env_flag_true(env_or("HF_HUB_OFFLINE", "")) || env_flag_true(env_or("TRANSFORMERS_OFFLINE", ""));
+  c.offline =
+      env_flag_true(env_or("HF_HUB_OFFLINE", "")) || env_flag_true(env_or("TRANSFORMERS_OFFLINE", ""));
   c.etag_timeout_s = env_seconds("HF_HUB_ETAG_TIMEOUT", c.etag_timeout_s);
   c.download_timeout_s = env_seconds("HF_HUB_DOWNLOAD_TIMEOUT", c.download_timeout_s);
 

@@ -24,9 +24,9 @@ struct HubConfig {
   int max_retries = 5;                              // consecutive failures without progress
   double backoff_base_s = 0.5;                      // first retry delay; doubles, capped at backoff_max_s
   double backoff_max_s = 8;
-  double retry_after_max_s = 60;                    // a server's Retry-After is honoured up to this
-  bool verify = true;                               // sha256 (LFS) / git-sha1 (regular) before moving in place
-  bool progress = true;                             // progress display on stderr
+  double retry_after_max_s = 60;  // a server's Retry-After is honoured up to this
+  bool verify = true;             // sha256 (LFS) / git-sha1 (regular) before moving in place
+  bool progress = true;           // progress display on stderr
 
   // Reads every setting from the environment (see constants.py); never throws on a missing token.
   static HubConfig from_env();

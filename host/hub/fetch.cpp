@@ -81,7 +81,9 @@ class RangeSet {
   std::vector<std::pair<uint64_t, uint64_t>> v_;
 };
 
-std::string ranges_path(const std::string& partial) { return partial + ".ranges"; }
+std::string ranges_path(const std::string& partial) {
+  return partial + ".ranges";
+}
 
 uint64_t file_size_or_zero(const std::string& path) {
   struct stat st {};
@@ -179,8 +181,8 @@ void check_disk_space(const std::string& dir, uint64_t needed, const std::string
   if (::statvfs(dir.c_str(), &vfs) != 0) return;
   uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   if (free_bytes < needed)
-    throw Error("disk full: " + what + " needs " + human_bytes(needed) + " more but only " + human_bytes(free_bytes) +
-                    " is free in '" + dir + "'",
+    throw Error("disk full: " + what + " needs " + human_bytes(needed) + " more but only " +
+                    human_bytes(free_bytes) + " is free in '" + dir + "'",
                 "free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk");
 }
 
@@ -265,15 +267,17 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
     auto flush = [&]() -> bool {
       size_t off = 0;
       while (off < wbuf.size()) {
-        ssize_t w = ::pwrite(s.fd, wbuf.data() + off, wbuf.size() - off, static_cast<off_t>(unmarked_from + off));
+        ssize_t w =
+            ::pwrite(s.fd, wbuf.data() + off, wbuf.size() - off, static_cast<off_t>(unmarked_from + off));
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
           int e = errno;
           write_error = std::make_exception_ptr(
-              e == ENOSPC ? Error("disk full while writing '" + job.blob_path + "' (" + job.display_name + ")",
-                                  "free some space, or point HF_HUB_CACHE at a larger disk; the partial "
-                                  "file is kept and the next run resumes it")
-                          : Error("cannot write '" + job.blob_path + "': " + std::strerror(e)));
+              e == ENOSPC
+                  ? Error("disk full while writing '" + job.blob_path + "' (" + job.display_name + ")",
+                          "free some space, or point HF_HUB_CACHE at a larger disk; the partial "
+                          "file is kept and the next run resumes it")
+                  : Error("cannot write '" + job.blob_path + "': " + std::strerror(e)));
           return false;
         }
         off += static_cast<size_t>(w);
@@ -315,7 +319,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                 uint64_t a = 0;
                 if (std::sscanf(cr.c_str(), "bytes %lu-", &a) != 1 || a != cur) {
                   problem = true;
-                  last_problem = "bad Content-Range '" + cr + "' for a request starting at " + std::to_string(cur);
+                  last_problem =
+                      "bad Content-Range '" + cr + "' for a request starting at " + std::to_string(cur);
                   return false;
                 }
               }
@@ -327,7 +332,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
               if (cur + n > body_limit) {
                 if (body_limit == job.size) {
                   problem = true;
-                  last_problem = "the server sent more than the expected " + std::to_string(job.size) + " bytes";
+                  last_problem =
+                      "the server sent more than the expected " + std::to_string(job.size) + " bytes";
                   return false;
                 }
                 n = static_cast<size_t>(body_limit - cur);  // a range answer longer than asked for
@@ -364,7 +370,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                         std::to_string(cur) + ")",
                     "run again later; if it repeats, the server or a proxy serves a truncated file");
       if (!retryable_status(resp.status)) {
-        throw Error("download of '" + job.display_name + "' from " + url.origin() + " failed: " + describe_status(resp),
+        throw Error("download of '" + job.display_name + "' from " + url.origin() +
+                        " failed: " + describe_status(resp),
                     resp.status == 403 || resp.status == 401
                         ? "the download link may have expired or the token lacks access; run again"
                         : "check the repo, revision and file name");
@@ -373,7 +380,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
       problem = true;
     }
     if (cur >= part.end) return;
-    if (!problem && (resp.status == 200 || resp.status == 206)) last_problem = "the connection ended early (truncated body)";
+    if (!problem && (resp.status == 200 || resp.status == 206))
+      last_problem = "the connection ended early (truncated body)";
     bool progressed = cur > start_cur || (restarted && cur > 0);
     failures = progressed ? 1 : failures + 1;
     if (failures > s.cfg.max_retries)
@@ -419,7 +427,8 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
 
   int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
-    throw Error("cannot create '" + partial + "': " + std::strerror(errno), "check that HF_HUB_CACHE is writable");
+    throw Error("cannot create '" + partial + "': " + std::strerror(errno),
+                "check that HF_HUB_CACHE is writable");
 
   bool ranged = cfg.range_connections > 1 && job.size >= cfg.range_min_size;
   Progress::File* pfile = progress ? progress->add_file(job.display_name, job.size, have.total()) : nullptr;
@@ -433,7 +442,8 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     for (uint64_t x = a; x < b; x += step) s.queue.push_back({x, std::min(b, x + step)});
   }
 
-  int nworkers = ranged ? std::min<int>(cfg.range_connections, static_cast<int>(s.queue.size())) : (s.queue.empty() ? 0 : 1);
+  int nworkers = ranged ? std::min<int>(cfg.range_connections, static_cast<int>(s.queue.size()))
+                        : (s.queue.empty() ? 0 : 1);
   s.active = nworkers;
   std::vector<std::thread> threads;
   for (int i = 0; i < nworkers; ++i) threads.emplace_back([&s] { worker(s); });
@@ -452,7 +462,8 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     RangeSet snapshot;
     {
       std::unique_lock<std::mutex> lk(s.mu);
-      s.cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return s.active == 0 || s.done.prefix() > hashed + buf.size(); });
+      s.cv.wait_for(lk, std::chrono::milliseconds(200),
+                    [&] { return s.active == 0 || s.done.prefix() > hashed + buf.size(); });
       upto = s.done.prefix();
       finished = s.active == 0;
       auto now = std::chrono::steady_clock::now();
@@ -468,7 +479,8 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
       size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), upto - hashed));
       ssize_t r = ::pread(fd, buf.data(), n, static_cast<off_t>(hashed));
       if (r <= 0) {
-        hash_error = std::make_exception_ptr(Error("cannot read back '" + partial + "' to verify it: " + std::strerror(errno)));
+        hash_error = std::make_exception_ptr(
+            Error("cannot read back '" + partial + "' to verify it: " + std::strerror(errno)));
         break;
       }
       hasher.update(buf.data(), static_cast<size_t>(r));
@@ -495,8 +507,8 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     if (digest != job.etag) {
       ::unlink(partial.c_str());
       ::unlink(ranges_path(partial).c_str());
-      throw Error(std::string(hash_kind_name(kind)) + " mismatch for '" + job.display_name + "': expected " + job.etag +
-                      ", got " + digest + "; the downloaded file was deleted",
+      throw Error(std::string(hash_kind_name(kind)) + " mismatch for '" + job.display_name + "': expected " +
+                      job.etag + ", got " + digest + "; the downloaded file was deleted",
                   "run the download again; if it repeats, a proxy or the server is corrupting data");
     }
   }

@@ -24,7 +24,7 @@ struct FetchJob {
   std::optional<std::string> token;  // never logged
   std::string etag;                  // normalised; names the blob and, when hex, its hash
   uint64_t size = 0;
-  std::string blob_path;             // final <cache>/<repo>/blobs/<etag>
+  std::string blob_path;  // final <cache>/<repo>/blobs/<etag>
 };
 
 struct FetchStats {
@@ -32,8 +32,8 @@ struct FetchStats {
   uint64_t network_bytes = 0;  // body bytes received in this run
   int requests = 0;
   int retries = 0;
-  int restarts = 0;            // 200 answers to Range requests
-  bool ranges = false;         // fetched as parallel byte ranges
+  int restarts = 0;     // 200 answers to Range requests
+  bool ranges = false;  // fetched as parallel byte ranges
 };
 
 FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progress);

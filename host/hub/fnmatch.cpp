@@ -75,7 +75,9 @@ std::string normalize_pattern(std::string p) {
 
 }  // namespace
 
-bool fnmatch_case(const std::string& name, const std::string& pattern) { return match_from(name, 0, pattern, 0); }
+bool fnmatch_case(const std::string& name, const std::string& pattern) {
+  return match_from(name, 0, pattern, 0);
+}
 
 bool path_selected(const std::string& path, const std::vector<std::string>& include,
                    const std::vector<std::string>& exclude) {

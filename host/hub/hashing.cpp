@@ -23,9 +23,12 @@ BlobHashKind hash_kind_for_etag(const std::string& etag) {
 
 const char* hash_kind_name(BlobHashKind k) {
   switch (k) {
-    case BlobHashKind::sha256: return "sha256";
-    case BlobHashKind::git_sha1: return "git-sha1";
-    default: return "none";
+    case BlobHashKind::sha256:
+      return "sha256";
+    case BlobHashKind::git_sha1:
+      return "git-sha1";
+    default:
+      return "none";
   }
 }
 

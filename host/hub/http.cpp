@@ -11,9 +11,9 @@
 namespace ft::hub {
 
 bool CaseLess::operator()(const std::string& a, const std::string& b) const {
-  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
-    return std::tolower(x) < std::tolower(y);
-  });
+  return std::lexicographical_compare(
+      a.begin(), a.end(), b.begin(), b.end(),
+      [](unsigned char x, unsigned char y) { return std::tolower(x) < std::tolower(y); });
 }
 
 std::string HttpResponse::header(const std::string& name) const {
@@ -25,7 +25,9 @@ HttpSession::HttpSession(double connect_timeout_s, double read_timeout_s)
     : connect_timeout_s_(connect_timeout_s), read_timeout_s_(read_timeout_s) {}
 HttpSession::~HttpSession() = default;
 
-void HttpSession::drop_connections() { clients_.clear(); }
+void HttpSession::drop_connections() {
+  clients_.clear();
+}
 
 namespace {
 void set_timeout(httplib::Client& c, double s, bool connect) {

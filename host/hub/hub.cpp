@@ -47,8 +47,9 @@ uint64_t parse_u64(const std::string& s) {
 
 }  // namespace
 
-[[noreturn]] void throw_http_error(const HttpResponse& r, const std::string& repo_id, const std::string& revision,
-                                   const std::string& filename, const HubConfig& cfg) {
+[[noreturn]] void throw_http_error(const HttpResponse& r, const std::string& repo_id,
+                                   const std::string& revision, const std::string& filename,
+                                   const HubConfig& cfg) {
   std::string code = r.header("X-Error-Code");
   std::string server_msg = r.header("X-Error-Message");
   std::string status = "HTTP " + std::to_string(r.status);
@@ -62,12 +63,15 @@ uint64_t parse_u64(const std::string& s) {
                                   " and wait for approval"
                             : "accept the conditions at " + repo_url + ", then " + login_hint(cfg));
     if (code == "RepoNotFound")
-      throw Error("repo '" + repo_id + "' not found (" + status + "): it does not exist, or it is private and " +
+      throw Error("repo '" + repo_id + "' not found (" + status +
+                      "): it does not exist, or it is private and " +
                       (cfg.token ? "the token in use does not grant access" : "no token was sent") + tail,
                   cfg.token ? "check the repo id (org/name) and the token's permissions" : login_hint(cfg));
-    throw Error("access to " + what_of(repo_id, revision, filename) + " denied (" + status + "): " +
-                    (cfg.token ? "the token in use was rejected or lacks access" : "authentication required") + tail,
-                cfg.token ? "check the token (HF_TOKEN or " + cfg.token_path + "); " + login_hint(cfg) : login_hint(cfg));
+    throw Error(
+        "access to " + what_of(repo_id, revision, filename) + " denied (" + status + "): " +
+            (cfg.token ? "the token in use was rejected or lacks access" : "authentication required") + tail,
+        cfg.token ? "check the token (HF_TOKEN or " + cfg.token_path + "); " + login_hint(cfg)
+                  : login_hint(cfg));
   }
   if (r.status == 404) {
     if (code == "RepoNotFound")
@@ -77,17 +81,19 @@ uint64_t parse_u64(const std::string& s) {
       throw Error("revision '" + revision + "' not found in repo '" + repo_id + "' (" + status + ")" + tail,
                   "use an existing branch, tag or full 40-character commit hash");
     if (code == "EntryNotFound" || !filename.empty())
-      throw Error("file '" + filename + "' not found in repo '" + repo_id + "' at revision '" + revision + "' (" +
-                      status + ")" + tail,
-                  "check the file name (paths are case-sensitive); `ft.hub.list_files` shows what the repo has");
+      throw Error(
+          "file '" + filename + "' not found in repo '" + repo_id + "' at revision '" + revision + "' (" +
+              status + ")" + tail,
+          "check the file name (paths are case-sensitive); `ft.hub.list_files` shows what the repo has");
     throw Error(what_of(repo_id, revision, filename) + " not found (" + status + ")" + tail,
                 "check the repo id and revision");
   }
   if (retryable_status(r.status))
-    throw Error("the Hub at " + cfg.endpoint + " kept failing for " + what_of(repo_id, revision, filename) + " (" +
-                    status + " after " + std::to_string(cfg.max_retries) + " retries)" + tail,
+    throw Error("the Hub at " + cfg.endpoint + " kept failing for " + what_of(repo_id, revision, filename) +
+                    " (" + status + " after " + std::to_string(cfg.max_retries) + " retries)" + tail,
                 "the server is overloaded or down; try again later");
-  throw Error("unexpected answer from the Hub for " + what_of(repo_id, revision, filename) + ": " + status + tail);
+  throw Error("unexpected answer from the Hub for " + what_of(repo_id, revision, filename) + ": " + status +
+              tail);
 }
 
 HubClient::HubClient(HubConfig cfg) : cfg_(std::move(cfg)) {}
@@ -114,14 +120,16 @@ HeaderMap HubClient::headers_for(const Url& url) const {
   h.emplace("Accept-Encoding", "identity");
   // The token goes to the endpoint only (same scheme, host and port, as huggingface_hub compares
   // netlocs): never to a CDN or any other origin a redirect points at.
-  if (cfg_.token && url.origin() == parse_url(cfg_.endpoint).origin()) h.emplace("Authorization", "Bearer " + *cfg_.token);
+  if (cfg_.token && url.origin() == parse_url(cfg_.endpoint).origin())
+    h.emplace("Authorization", "Bearer " + *cfg_.token);
   return h;
 }
 
 std::string HubClient::resolve_url(const std::string& repo_id, const std::string& repo_type,
                                    const std::string& revision, const std::string& filename) const {
   std::string prefix = repo_type == "model" ? "" : repo_type_plural(repo_type) + "/";
-  return cfg_.endpoint + "/" + prefix + repo_id + "/resolve/" + quote(revision, "") + "/" + quote(filename, "/");
+  return cfg_.endpoint + "/" + prefix + repo_id + "/resolve/" + quote(revision, "") + "/" +
+         quote(filename, "/");
 }
 
 // A GET on the JSON API with retries on network errors, 429 and 5xx. Returns the last answer.
@@ -183,12 +191,16 @@ FileMetadata parse_metadata(const HttpResponse& r, const Url& url, const std::st
   m.etag = normalize_etag(r.has("X-Linked-Etag") ? r.header("X-Linked-Etag") : r.header("ETag"));
   bool redirect = r.status >= 300 && r.status < 400;
   m.location = r.has("Location") ? resolve_location(url, r.header("Location")).str() : url.str();
-  std::string size = r.has("X-Linked-Size") ? r.header("X-Linked-Size") : (redirect ? "" : r.header("Content-Length"));
+  std::string size =
+      r.has("X-Linked-Size") ? r.header("X-Linked-Size") : (redirect ? "" : r.header("Content-Length"));
   m.size = parse_u64(size);
   std::string missing;
-  if (m.commit.empty()) missing = "X-Repo-Commit (the commit)";
-  else if (m.etag.empty()) missing = "ETag";
-  else if (m.size == UINT64_MAX) missing = "X-Linked-Size/Content-Length (the size)";
+  if (m.commit.empty())
+    missing = "X-Repo-Commit (the commit)";
+  else if (m.etag.empty())
+    missing = "ETag";
+  else if (m.size == UINT64_MAX)
+    missing = "X-Linked-Size/Content-Length (the size)";
   if (!missing.empty())
     throw Error("the Hub's answer for '" + filename + "' (" + url.origin() + ") lacks " + missing,
                 "a proxy may strip headers; check HF_ENDPOINT");
@@ -214,17 +226,19 @@ std::string HubClient::file_from_cache(const RepoCache& cache, const std::string
     std::string ptr = cache.pointer_path(*commit, filename);
     if (fs::exists(ptr)) return ptr;
     if (fs::exists(cache.no_exist_path(*commit, filename)))
-      throw Error("file '" + filename + "' does not exist in repo '" + cache.repo_id() + "' at revision '" + revision +
-                  "' (recorded in the cache; " + why + ")");
+      throw Error("file '" + filename + "' does not exist in repo '" + cache.repo_id() + "' at revision '" +
+                  revision + "' (recorded in the cache; " + why + ")");
   }
-  throw Error(why + ", and file '" + filename + "' of '" + cache.repo_id() + "' at revision '" + revision +
-                  "' is not in the cache (" + cache.storage_dir() + ")",
-              cfg_.offline ? "unset HF_HUB_OFFLINE and download it first, e.g. `fthost download " + cache.repo_id() + "`"
-                           : "check the network connection and HF_ENDPOINT (" + cfg_.endpoint + "), then run again");
+  throw Error(
+      why + ", and file '" + filename + "' of '" + cache.repo_id() + "' at revision '" + revision +
+          "' is not in the cache (" + cache.storage_dir() + ")",
+      cfg_.offline
+          ? "unset HF_HUB_OFFLINE and download it first, e.g. `fthost download " + cache.repo_id() + "`"
+          : "check the network connection and HF_ENDPOINT (" + cfg_.endpoint + "), then run again");
 }
 
-std::string HubClient::file(const std::string& repo_id, const std::string& filename, const std::string& revision,
-                            const std::string& repo_type) {
+std::string HubClient::file(const std::string& repo_id, const std::string& filename,
+                            const std::string& revision, const std::string& repo_type) {
   std::unique_ptr<Progress> progress;
   if (cfg_.progress) progress = std::make_unique<Progress>(true, ::isatty(2) == 1);
   std::string p = file_impl(repo_id, filename, revision, repo_type, nullptr, progress.get());
@@ -232,8 +246,9 @@ std::string HubClient::file(const std::string& repo_id, const std::string& filen
   return p;
 }
 
-std::string HubClient::file_impl(const std::string& repo_id, const std::string& filename, const std::string& revision,
-                                 const std::string& repo_type, const RepoFile* known, Progress* progress) {
+std::string HubClient::file_impl(const std::string& repo_id, const std::string& filename,
+                                 const std::string& revision, const std::string& repo_type,
+                                 const RepoFile* known, Progress* progress) {
   validate_relative_filename(filename);
   RepoCache cache(cfg_.cache_dir, repo_id, repo_type);
   if (cfg_.offline) return file_from_cache(cache, filename, revision, "offline mode (HF_HUB_OFFLINE is set)");
@@ -259,7 +274,8 @@ std::string HubClient::file_impl(const std::string& repo_id, const std::string& 
   } catch (const HttpError& e) {
     return file_from_cache(cache, filename, revision, std::string("no network (") + e.what() + ")");
   }
-  if (r.status == 404 && r.header("X-Error-Code") == "EntryNotFound" && is_commit_hash(r.header("X-Repo-Commit"))) {
+  if (r.status == 404 && r.header("X-Error-Code") == "EntryNotFound" &&
+      is_commit_hash(r.header("X-Repo-Commit"))) {
     std::string commit = r.header("X-Repo-Commit");
     cache.write_ref(revision, commit);
     cache.mark_no_exist(commit, filename);
@@ -303,8 +319,10 @@ std::string HubClient::file_impl(const std::string& repo_id, const std::string& 
   return ptr;
 }
 
-RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& revision, const std::string& repo_type) {
-  std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/revision/" + quote(revision, "");
+RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& revision,
+                              const std::string& repo_type) {
+  std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/revision/" +
+                    quote(revision, "");
   HttpResponse r = api_get(url, "repo info");
   if (r.status != 200) throw_http_error(r, repo_id, revision, "", cfg_);
   RepoInfo info;
@@ -316,8 +334,8 @@ RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& rev
     info.is_private = j.value("private", false);
     if (j.contains("gated") && j["gated"].is_string()) info.gated = j["gated"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error("the Hub's repo info for '" + repo_id + "' is not the expected JSON ({\"sha\": ..., \"siblings\": [...]}): " +
-                e.what());
+    throw Error("the Hub's repo info for '" + repo_id +
+                "' is not the expected JSON ({\"sha\": ..., \"siblings\": [...]}): " + e.what());
   }
   if (!is_commit_hash(info.sha))
     throw Error("the Hub's repo info for '" + repo_id + "' has sha '" + info.sha + "', not a 40-hex commit");
@@ -327,8 +345,8 @@ RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& rev
 std::vector<RepoFile> HubClient::list_files(const std::string& repo_id, const std::string& revision,
                                             const std::string& repo_type) {
   std::vector<RepoFile> out;
-  std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/tree/" + quote(revision, "") +
-                    "?recursive=true&expand=false";
+  std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/tree/" +
+                    quote(revision, "") + "?recursive=true&expand=false";
   for (int page = 0; !url.empty(); ++page) {
     HttpResponse r = api_get(url, "file list");
     if (r.status != 200) throw_http_error(r, repo_id, revision, "", cfg_);
@@ -366,17 +384,19 @@ std::string HubClient::snapshot(const std::string& repo_id, const SnapshotOption
   auto from_cache = [&](const std::string& why) {
     auto commit = cache.resolve_commit(opts.revision);
     if (commit && fs::exists(cache.snapshot_dir(*commit))) return cache.snapshot_dir(*commit);
-    throw Error(why + ", and no snapshot of '" + repo_id + "' at revision '" + opts.revision + "' is in the cache (" +
-                    cache.storage_dir() + ")",
-                cfg_.offline ? "unset HF_HUB_OFFLINE and download it first: `fthost download " + repo_id + "`"
-                             : "check the network connection and HF_ENDPOINT (" + cfg_.endpoint + "), then run again");
+    throw Error(why + ", and no snapshot of '" + repo_id + "' at revision '" + opts.revision +
+                    "' is in the cache (" + cache.storage_dir() + ")",
+                cfg_.offline
+                    ? "unset HF_HUB_OFFLINE and download it first: `fthost download " + repo_id + "`"
+                    : "check the network connection and HF_ENDPOINT (" + cfg_.endpoint + "), then run again");
   };
   if (cfg_.offline) return from_cache("offline mode (HF_HUB_OFFLINE is set)");
 
   std::string commit;
   std::vector<RepoFile> files;
   try {
-    commit = is_commit_hash(opts.revision) ? opts.revision : repo_info(repo_id, opts.revision, opts.repo_type).sha;
+    commit =
+        is_commit_hash(opts.revision) ? opts.revision : repo_info(repo_id, opts.revision, opts.repo_type).sha;
     files = list_files(repo_id, commit, opts.repo_type);
   } catch (const HttpError& e) {
     return from_cache(std::string("no network (") + e.what() + ")");

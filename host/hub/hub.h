@@ -32,8 +32,8 @@ struct FileMetadata {
 struct RepoFile {
   std::string path;
   uint64_t size = 0;
-  std::string oid;                   // git blob sha1
-  std::optional<std::string> lfs;    // sha256 for LFS files
+  std::string oid;                 // git blob sha1
+  std::optional<std::string> lfs;  // sha256 for LFS files
   std::string etag() const { return lfs ? *lfs : oid; }
 };
 
@@ -42,7 +42,7 @@ struct RepoInfo {
   std::string sha;                    // the commit the revision points to
   std::vector<std::string> siblings;  // rfilename of each file
   bool is_private = false;
-  std::string gated;                  // "" or "auto"/"manual"
+  std::string gated;  // "" or "auto"/"manual"
 };
 
 struct SnapshotOptions {
@@ -64,12 +64,12 @@ class HubClient {
 
   const HubConfig& config() const { return cfg_; }
 
-  std::string file(const std::string& repo_id, const std::string& filename, const std::string& revision = "main",
-                   const std::string& repo_type = "model");
+  std::string file(const std::string& repo_id, const std::string& filename,
+                   const std::string& revision = "main", const std::string& repo_type = "model");
   std::string snapshot(const std::string& repo_id, const SnapshotOptions& opts = {});
 
-  FileMetadata file_metadata(const std::string& repo_id, const std::string& filename, const std::string& revision,
-                             const std::string& repo_type = "model");
+  FileMetadata file_metadata(const std::string& repo_id, const std::string& filename,
+                             const std::string& revision, const std::string& repo_type = "model");
   RepoInfo repo_info(const std::string& repo_id, const std::string& revision = "main",
                      const std::string& repo_type = "model");
   std::vector<RepoFile> list_files(const std::string& repo_id, const std::string& revision = "main",
@@ -81,12 +81,12 @@ class HubClient {
   struct Ctx;
   std::string file_impl(const std::string& repo_id, const std::string& filename, const std::string& revision,
                         const std::string& repo_type, const RepoFile* known, Progress* progress);
-  std::string file_from_cache(const RepoCache& cache, const std::string& filename, const std::string& revision,
-                              const std::string& why);
+  std::string file_from_cache(const RepoCache& cache, const std::string& filename,
+                              const std::string& revision, const std::string& why);
   HttpResponse api_get(const std::string& url_text, const std::string& what);
   HeaderMap headers_for(const Url& url) const;
-  std::string resolve_url(const std::string& repo_id, const std::string& repo_type, const std::string& revision,
-                          const std::string& filename) const;
+  std::string resolve_url(const std::string& repo_id, const std::string& repo_type,
+                          const std::string& revision, const std::string& filename) const;
   void add_totals(const FetchStats& s, bool fetched);
 
   HubConfig cfg_;
@@ -96,7 +96,8 @@ class HubClient {
 
 // Human-readable error for a failed Hub call, mapping 401/403/404 and X-Error-Code to what the user
 // must do. `what` names the repo/revision/file asked for.
-[[noreturn]] void throw_http_error(const HttpResponse& r, const std::string& repo_id, const std::string& revision,
-                                   const std::string& filename, const HubConfig& cfg);
+[[noreturn]] void throw_http_error(const HttpResponse& r, const std::string& repo_id,
+                                   const std::string& revision, const std::string& filename,
+                                   const HubConfig& cfg);
 
 }  // namespace ft::hub

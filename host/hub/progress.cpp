@@ -12,7 +12,9 @@ Progress::Progress(bool enabled, bool tty, double log_every_s)
   if (enabled_) thread_ = std::thread([this] { run(); });
 }
 
-Progress::~Progress() { close(); }
+Progress::~Progress() {
+  close();
+}
 
 Progress::File* Progress::add_file(const std::string& name, uint64_t total, uint64_t already) {
   std::lock_guard<std::mutex> lk(mu_);
@@ -67,8 +69,8 @@ std::string Progress::line_for(const std::string& name, uint64_t done, uint64_t 
     eta = e;
   }
   std::snprintf(buf, sizeof buf, "%-40.40s %10s / %-10s %5.1f%%  %10s/s  ETA %s", name.c_str(),
-                human_bytes(done).c_str(), human_bytes(total).c_str(), pct, human_bytes(static_cast<uint64_t>(rate)).c_str(),
-                eta.c_str());
+                human_bytes(done).c_str(), human_bytes(total).c_str(), pct,
+                human_bytes(static_cast<uint64_t>(rate)).c_str(), eta.c_str());
   return buf;
 }
 
@@ -96,7 +98,8 @@ void Progress::draw(bool final) {
 }
 
 void Progress::run() {
-  auto period = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(static_cast<int>(log_every_s_ * 1000));
+  auto period = tty_ ? std::chrono::milliseconds(100)
+                     : std::chrono::milliseconds(static_cast<int>(log_every_s_ * 1000));
   std::unique_lock<std::mutex> lk(mu_);
   while (!stop_) {
     if (cv_.wait_for(lk, period, [this] { return stop_; })) break;

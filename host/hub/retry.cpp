@@ -11,7 +11,9 @@
 
 namespace ft::hub {
 
-bool retryable_status(int status) { return status == 429 || (status >= 500 && status <= 599); }
+bool retryable_status(int status) {
+  return status == 429 || (status >= 500 && status <= 599);
+}
 
 double retry_delay_s(const HubConfig& cfg, int failures, const HttpResponse* r) {
   if (r) {

@@ -10,6 +10,27 @@ local options = require "ft.options"
 
 local M = {}
 
+---@class ft.hub.Options
+---@field revision? string branch, tag or 40-hex commit (default "main")
+---@field repo_type? string "model" (default), "dataset" or "space"
+---@field cache_dir? string default HF_HUB_CACHE / $HF_HOME/hub
+---@field endpoint? string default HF_ENDPOINT or https://huggingface.co
+---@field offline? boolean answer from the cache only (default HF_HUB_OFFLINE)
+---@field progress? boolean progress on stderr (default true)
+---@field workers? integer files fetched at once (default 8)
+---@field connections? integer byte ranges fetched at once per large file (default 8)
+---@field max_retries? integer consecutive failures without progress (default 5)
+---@field verify? boolean check sha256 / git-sha1 before a blob is used (default true)
+
+---@class ft.hub.CachedRepo
+---@field repo_id string
+---@field repo_type string
+---@field path string
+---@field size number bytes of complete blobs
+---@field blobs number
+---@field incomplete_bytes number partial downloads waiting to be resumed
+---@field revisions {commit:string, refs:string[], files:string[]}[]
+
 -- Options shared by every call; `include`/`exclude` only for download.
 local common = {
   revision = { type = "string", default = "main", doc = "branch, tag or 40-hex commit" },
@@ -20,7 +41,8 @@ local common = {
   progress = { type = "boolean", default = true, doc = "progress on stderr (redrawn on a TTY, log lines otherwise)" },
   workers = { type = "integer", default = 8, min = 1, max = 64, aliases = { "max_workers" },
     doc = "files fetched at once" },
-  connections = { type = "integer", default = 8, min = 1, max = 64, doc = "byte ranges fetched at once per large file" },
+  connections = { type = "integer", default = 8, min = 1, max = 64,
+    doc = "byte ranges fetched at once per large file" },
   max_retries = { type = "integer", default = 5, min = 0, max = 100 },
   verify = { type = "boolean", default = true, doc = "check sha256 (LFS) / git-sha1 before a blob is used" },
 }
@@ -61,7 +83,7 @@ end
 --- ranges, resuming partial downloads and verifying each blob's hash. Offline, or when the network
 --- is down, the cached snapshot is returned without a network call.
 ---@param repo string repo id, e.g. "Qwen/Qwen2.5-0.5B-Instruct"
----@param opts? {revision?:string, include?:string[]|string, exclude?:string[]|string, repo_type?:string, cache_dir?:string, endpoint?:string, offline?:boolean, progress?:boolean, workers?:integer, connections?:integer, max_retries?:integer, verify?:boolean}
+---@param opts? ft.hub.Options|{include?:string[]|string, exclude?:string[]|string}
 ---@return string dir the local snapshot folder (snapshots/<commit>)
 ---@return table stats {network_bytes, resumed_bytes, files_fetched, files_cached, requests, retries, restarts}
 function M.download(repo, opts)
@@ -75,7 +97,7 @@ end
 --- Downloads (or finds in the cache) one file of a repo revision (huggingface_hub's hf_hub_download).
 ---@param repo string repo id
 ---@param filename string path inside the repo, e.g. "config.json" or "onnx/model.onnx"
----@param opts? {revision?:string, repo_type?:string, cache_dir?:string, endpoint?:string, offline?:boolean, progress?:boolean, connections?:integer, max_retries?:integer, verify?:boolean}
+---@param opts? ft.hub.Options
 ---@return string path the local file (a symlink inside snapshots/<commit>/)
 ---@return table stats as for download
 function M.file(repo, filename, opts)
@@ -107,7 +129,7 @@ end
 
 --- Lists the repos in the cache with their size on disk and cached revisions.
 ---@param cache_dir? string defaults to HF_HUB_CACHE / $HF_HOME/hub
----@return {repo_id:string, repo_type:string, path:string, size:number, blobs:number, incomplete_bytes:number, revisions:{commit:string, refs:string[], files:string[]}[]}[]
+---@return ft.hub.CachedRepo[]
 function M.cache_info(cache_dir)
   if cache_dir ~= nil and type(cache_dir) ~= "string" then
     error("ft.hub.cache_info: cache_dir must be a string, got " .. type(cache_dir), 2)

@@ -106,7 +106,9 @@ void FakeFile::read(uint64_t offset, size_t n, char* out) const {
 
 FakeHub::FakeHub() : main_(std::make_unique<httplib::Server>()), cdn_(std::make_unique<httplib::Server>()) {}
 
-FakeHub::~FakeHub() { stop(); }
+FakeHub::~FakeHub() {
+  stop();
+}
 
 void FakeHub::add_repo(FakeRepo repo) {
   for (auto& c : repo.commits) {
@@ -142,8 +144,12 @@ void FakeHub::add_repo(FakeRepo repo) {
       if (f.lfs) by_sha256_[f.sha256] = &f;
 }
 
-void FakeHub::add_alias(const std::string& old_id, const std::string& new_id) { aliases_[old_id] = new_id; }
-void FakeHub::add_token(const std::string& token) { tokens_.push_back(token); }
+void FakeHub::add_alias(const std::string& old_id, const std::string& new_id) {
+  aliases_[old_id] = new_id;
+}
+void FakeHub::add_token(const std::string& token) {
+  tokens_.push_back(token);
+}
 void FakeHub::add_fault(const Fault& f) {
   std::lock_guard<std::mutex> lk(mu_);
   faults_.push_back(f);
@@ -175,7 +181,9 @@ std::string FakeHub::stats_json() {
   return j.dump();
 }
 
-void FakeHub::enable_control() { control_ = true; }
+void FakeHub::enable_control() {
+  control_ = true;
+}
 
 void FakeHub::start() {
   auto pool = [] { return new httplib::ThreadPool(64); };
@@ -191,7 +199,8 @@ void FakeHub::start() {
   if (port_ <= 0 || cdn_port_ <= 0) throw std::runtime_error("FakeHub: cannot bind 127.0.0.1");
   main_thread_ = std::thread([this] { main_->listen_after_bind(); });
   cdn_thread_ = std::thread([this] { cdn_->listen_after_bind(); });
-  while (!main_->is_running() || !cdn_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!main_->is_running() || !cdn_->is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void FakeHub::stop() {
@@ -219,12 +228,15 @@ bool FakeHub::auth_ok(const FakeRepo& r, const httplib::Request& req, httplib::R
   if (!r.gated) return true;
   std::string auth = req.get_header_value("Authorization");
   if (auth.empty()) {
-    error(res, 401, "GatedRepo", "Access to model " + r.id + " is restricted. You must have access to it and be authenticated to access it. Please log in.");
+    error(res, 401, "GatedRepo",
+          "Access to model " + r.id +
+              " is restricted. You must have access to it and be authenticated to access it. Please log in.");
     return false;
   }
   for (auto& t : tokens_)
     if (auth == "Bearer " + t) return true;
-  error(res, 403, "GatedRepo", "Access to model " + r.id + " is restricted and you are not in the authorized list.");
+  error(res, 403, "GatedRepo",
+        "Access to model " + r.id + " is restricted and you are not in the authorized list.");
   return false;
 }
 
@@ -285,7 +297,8 @@ void FakeHub::handle_main(const httplib::Request& req, httplib::Response& res) {
     auto al = aliases_.find(repo_id);
     if (al != aliases_.end()) {
       res.status = 307;
-      res.set_header("Location", "/" + al->second + "/resolve/" + target.substr(target.find("/resolve/") + 9));
+      res.set_header("Location",
+                     "/" + al->second + "/resolve/" + target.substr(target.find("/resolve/") + 9));
       return;
     }
     handle_resolve(req, res, repo_id, url_decode(parts[3]), file);
@@ -406,7 +419,7 @@ void FakeHub::serve_body(const httplib::Request& req, httplib::Response& res, co
   size_t chunk = chunk_;
   const FakeFile* fp = &f;
   auto produce = [this, st, rate, chunk, fp, drop, stall, corrupt, applied](uint64_t offset, uint64_t end,
-                                                                           httplib::DataSink& sink) {
+                                                                            httplib::DataSink& sink) {
     if (st->first) {
       st->first = false;
       st->start = offset;
@@ -442,13 +455,14 @@ void FakeHub::serve_body(const httplib::Request& req, httplib::Response& res, co
   };
   if (ignore_range) {
     res.status = 200;
-    res.set_chunked_content_provider("application/octet-stream", [produce, size](size_t offset, httplib::DataSink& sink) {
-      if (offset >= size) {
-        sink.done();
-        return true;
-      }
-      return produce(offset, size, sink);
-    });
+    res.set_chunked_content_provider("application/octet-stream",
+                                     [produce, size](size_t offset, httplib::DataSink& sink) {
+                                       if (offset >= size) {
+                                         sink.done();
+                                         return true;
+                                       }
+                                       return produce(offset, size, sink);
+                                     });
     return;
   }
   uint64_t len = size;
@@ -488,10 +502,17 @@ void FakeHub::handle_api(const httplib::Request& req, httplib::Response& res, co
     }
     nlohmann::json sib = nlohmann::json::array();
     for (auto& f : c->files) sib.push_back({{"rfilename", f.path}});
-    nlohmann::json j = {{"_id", "fake" + c->sha.substr(0, 8)}, {"id", r.id},   {"modelId", r.id},
-                        {"sha", c->sha},                       {"private", false}, {"gated", r.gated ? nlohmann::json("auto") : nlohmann::json(false)},
-                        {"siblings", sib},                     {"downloads", 0},   {"likes", 0},
-                        {"tags", nlohmann::json::array()},     {"lastModified", "2024-01-01T00:00:00.000Z"}};
+    nlohmann::json j = {{"_id", "fake" + c->sha.substr(0, 8)},
+                        {"id", r.id},
+                        {"modelId", r.id},
+                        {"sha", c->sha},
+                        {"private", false},
+                        {"gated", r.gated ? nlohmann::json("auto") : nlohmann::json(false)},
+                        {"siblings", sib},
+                        {"downloads", 0},
+                        {"likes", 0},
+                        {"tags", nlohmann::json::array()},
+                        {"lastModified", "2024-01-01T00:00:00.000Z"}};
     res.status = 200;
     res.set_content(j.dump(), "application/json");
     return;
@@ -507,18 +528,21 @@ void FakeHub::handle_api(const httplib::Request& req, httplib::Response& res, co
       // directories are listed too, as the Hub does with recursive=true
       for (size_t p = f.path.find('/'); p != std::string::npos; p = f.path.find('/', p + 1)) {
         std::string d = f.path.substr(0, p);
-        if ((prefix.empty() || d.size() > prefix.size()) && std::find(dirs.begin(), dirs.end(), d) == dirs.end())
+        if ((prefix.empty() || d.size() > prefix.size()) &&
+            std::find(dirs.begin(), dirs.end(), d) == dirs.end())
           dirs.push_back(d);
       }
     }
     nlohmann::json all = nlohmann::json::array();
-    for (auto& d : dirs) all.push_back({{"type", "directory"}, {"path", d}, {"oid", fake_commit_sha("dir" + d)}, {"size", 0}});
+    for (auto& d : dirs)
+      all.push_back({{"type", "directory"}, {"path", d}, {"oid", fake_commit_sha("dir" + d)}, {"size", 0}});
     for (auto* f : files) all.push_back(entry(*f));
     size_t cursor = req.has_param("cursor") ? std::stoul(req.get_param_value("cursor")) : 0;
     nlohmann::json page = nlohmann::json::array();
     for (size_t i = cursor; i < all.size() && i < cursor + tree_page_; ++i) page.push_back(all[i]);
     if (cursor + tree_page_ < all.size()) {
-      std::string next = endpoint() + target + "?recursive=true&expand=false&cursor=" + std::to_string(cursor + tree_page_);
+      std::string next =
+          endpoint() + target + "?recursive=true&expand=false&cursor=" + std::to_string(cursor + tree_page_);
       res.set_header("Link", "<" + next + ">; rel=\"next\"");
     }
     res.status = 200;
@@ -555,10 +579,12 @@ void add_fixture_repos(FakeHub& hub) {
   v1.files.push_back(make_file("model.safetensors", true, fake_bytes(200 * 1024, 1)));
   v1.files.push_back(make_file("README.md", false, "# tiny v1\n"));
   FakeCommit v2{fake_commit_sha("acme/tiny@2"), "update weights", {}};
-  v2.files.push_back(make_file("config.json", false, "{\"model_type\": \"llama\", \"hidden_size\": 64, \"layers\": 2}\n"));
+  v2.files.push_back(
+      make_file("config.json", false, "{\"model_type\": \"llama\", \"hidden_size\": 64, \"layers\": 2}\n"));
   v2.files.push_back(make_file("model.safetensors", true, fake_bytes(300 * 1024, 2)));
   v2.files.push_back(make_file("README.md", false, "# tiny\n"));  // regular files may be any size
-  v2.files.push_back(make_file("tokenizer.json", false, "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}\n"));
+  v2.files.push_back(
+      make_file("tokenizer.json", false, "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}\n"));
   v2.files.push_back(make_file("sub/dir/notes.txt", false, fake_bytes(70 * 1024, 3)));
   v2.files.push_back(make_file("weights/big.bin", true, fake_bytes(3 * 1024 * 1024 + 12345, 4)));
   v2.files.push_back(make_file("empty.txt", false, ""));

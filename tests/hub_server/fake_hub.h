@@ -25,8 +25,8 @@ namespace fakehub {
 struct FakeFile {
   std::string path;
   bool lfs = false;
-  std::string content;      // in-memory content, or
-  uint64_t gen_size = 0;    // generated content of this size (deterministic, for large files)
+  std::string content;    // in-memory content, or
+  uint64_t gen_size = 0;  // generated content of this size (deterministic, for large files)
   uint32_t gen_seed = 0;
   // Filled by FakeHub::add_repo:
   std::string sha256, git_sha1;
@@ -41,7 +41,7 @@ struct FakeCommit {
 };
 
 struct FakeRepo {
-  std::string id;                           // "org/name"
+  std::string id;  // "org/name"
   std::vector<FakeCommit> commits;
   std::map<std::string, std::string> refs;  // branch/tag -> commit sha
   bool gated = false;
@@ -51,24 +51,24 @@ struct FakeRepo {
 // consumed per matching body response (drop/corrupt/truncate/ignore_range) or per request (status).
 struct Fault {
   std::string path;
-  int status_times = 0;       // answer `status` to this many requests (resolve and CDN, HEAD and GET)
+  int status_times = 0;  // answer `status` to this many requests (resolve and CDN, HEAD and GET)
   int status = 503;
-  int retry_after = -1;       // seconds, sent with the status when >= 0
-  int drop_times = 0;         // close the connection after `drop_after` body bytes
+  int retry_after = -1;  // seconds, sent with the status when >= 0
+  int drop_times = 0;    // close the connection after `drop_after` body bytes
   uint64_t drop_after = 0;
-  int corrupt_times = 0;      // flip the byte at `corrupt_offset` (absolute file offset)
+  int corrupt_times = 0;  // flip the byte at `corrupt_offset` (absolute file offset)
   uint64_t corrupt_offset = 0;
-  int truncate_times = 0;     // send a complete answer `truncate_by` bytes shorter than the file
+  int truncate_times = 0;  // send a complete answer `truncate_by` bytes shorter than the file
   uint64_t truncate_by = 1;
-  int ignore_range_times = 0; // answer 200 with the full body to Range requests
-  int stall_times = 0;        // stop sending after `drop_after` bytes and keep the connection open
+  int ignore_range_times = 0;  // answer 200 with the full body to Range requests
+  int stall_times = 0;         // stop sending after `drop_after` bytes and keep the connection open
   double stall_s = 0;
 };
 
 struct Stats {
-  uint64_t body_bytes = 0;     // file body bytes written to sockets
+  uint64_t body_bytes = 0;  // file body bytes written to sockets
   int resolve_heads = 0, resolve_gets = 0, cdn_gets = 0, range_gets = 0, api_calls = 0;
-  int cdn_auth_seen = 0;       // CDN requests that carried Authorization (must stay 0)
+  int cdn_auth_seen = 0;  // CDN requests that carried Authorization (must stay 0)
   int faults_fired = 0;
   std::map<std::string, uint64_t> bytes_by_path;
 };
@@ -84,9 +84,9 @@ class FakeHub {
   int cdn_port() const { return cdn_port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-  void add_repo(FakeRepo repo);  // computes hashes
+  void add_repo(FakeRepo repo);                                          // computes hashes
   void add_alias(const std::string& old_id, const std::string& new_id);  // renamed repo
-  void add_token(const std::string& token);  // accepted for gated repos
+  void add_token(const std::string& token);                              // accepted for gated repos
   void add_fault(const Fault& f);
   void clear_faults();
   void set_rate(uint64_t bytes_per_s) { rate_ = bytes_per_s; }  // per-connection cap, 0 = none

@@ -19,8 +19,9 @@ start_fake_hub() {
   HUB_WORK=$(mktemp -d "${TMPDIR:-/tmp}/fthost-hub-e2e.XXXXXX")
   "$FAKE_HUB_SERVER" --port-file "$HUB_WORK/port.json" "$@" >"$HUB_WORK/server.log" 2>&1 &
   FAKE_HUB_PID=$!
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 2400); do  # up to 120 s: a --big server hashes its content before listening
     [[ -s $HUB_WORK/port.json ]] && break
+    kill -0 "$FAKE_HUB_PID" 2>/dev/null || break
     sleep 0.05
   done
   [[ -s $HUB_WORK/port.json ]] || { echo "FAIL: fake hub did not start"; cat "$HUB_WORK/server.log"; exit 1; }

@@ -17,7 +17,9 @@
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 uint64_t parse_size(std::string s) {
   uint64_t mult = 1;
   char last = s.empty() ? '\0' : s.back();
@@ -65,13 +67,15 @@ int main(int argc, char** argv) {
     } else if (a == "--port-file") {
       port_file = next();
     } else {
-      std::cerr << "fake_hub_server: unknown option " << a << " (expected --big, --rate, --page, --chunk, --port-file)\n";
+      std::cerr << "fake_hub_server: unknown option " << a
+                << " (expected --big, --rate, --page, --chunk, --port-file)\n";
       return 2;
     }
   }
   hub.enable_control();
   hub.start();
-  std::string line = "{\"endpoint\": \"" + hub.endpoint() + "\", \"cdn_port\": " + std::to_string(hub.cdn_port()) + "}";
+  std::string line =
+      "{\"endpoint\": \"" + hub.endpoint() + "\", \"cdn_port\": " + std::to_string(hub.cdn_port()) + "}";
   if (!port_file.empty()) {
     std::ofstream(port_file + ".tmp") << line << "\n";
     std::rename((port_file + ".tmp").c_str(), port_file.c_str());

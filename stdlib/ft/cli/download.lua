@@ -111,6 +111,8 @@ local function main(args)
   end)
   if not run_ok then
     local msg = tostring(type(err) == "table" and err.message or err)
+    -- The CLI user needs the message, not the Lua position or the native function's name.
+    msg = msg:gsub("^[^\n]-%.lua:%d+: ", ""):gsub("^ft%.hub%.%a+: ", "")
     io.stderr:write("fthost download: ", msg, "\n")
     return 1
   end

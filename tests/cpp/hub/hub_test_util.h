@@ -46,8 +46,8 @@ inline std::vector<std::string> list_dir(const std::string& dir) {
   return out;
 }
 
-inline const fakehub::FakeFile& file_of(const fakehub::FakeHub& hub, const std::string& repo, const std::string& rev,
-                                        const std::string& path) {
+inline const fakehub::FakeFile& file_of(const fakehub::FakeHub& hub, const std::string& repo,
+                                        const std::string& rev, const std::string& path) {
   const fakehub::FakeRepo* r = hub.repo(repo);
   std::string sha = r->refs.count(rev) ? r->refs.at(rev) : rev;
   for (auto& c : r->commits)

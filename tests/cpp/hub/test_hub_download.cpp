@@ -26,7 +26,9 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "<no error>";
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(hub_download, HubFixture)
@@ -78,7 +80,7 @@ BOOST_AUTO_TEST_CASE(second_call_reuses_the_cache) {
   uint64_t bytes = hub.stats().body_bytes;
   int heads = hub.stats().resolve_heads;
   std::string p = c.file("acme/tiny", "model.safetensors");
-  BOOST_TEST(hub.stats().body_bytes == bytes);  // no second download
+  BOOST_TEST(hub.stats().body_bytes == bytes);         // no second download
   BOOST_TEST(hub.stats().resolve_heads == heads + 1);  // a branch is re-checked with HEAD, as hf does
   // A commit-hash revision whose pointer exists needs no network call at all.
   c.file("acme/tiny", "model.safetensors", main_sha());
@@ -156,7 +158,8 @@ BOOST_AUTO_TEST_CASE(no_network_falls_back_to_cache_or_says_so) {
   HubConfig down = cfg;
   down.max_retries = 1;
   HubClient c(down);
-  BOOST_TEST(slurp(c.file("acme/tiny", "config.json")) == file_of(hub, "acme/tiny", "main", "config.json").content);
+  BOOST_TEST(slurp(c.file("acme/tiny", "config.json")) ==
+             file_of(hub, "acme/tiny", "main", "config.json").content);
   std::string e = error_of([&] { c.file("acme/tiny", "README.md"); });
   BOOST_TEST(contains(e, "no network"), e);
   BOOST_TEST(contains(e, "is not in the cache"), e);
@@ -220,7 +223,8 @@ BOOST_AUTO_TEST_CASE(repo_info_list_files_and_cache_scan) {
   BOOST_TEST(info.sha == hub.repo("acme/tiny")->refs.at("v1.0"));
   BOOST_TEST(info.siblings.size() == 3u);
   auto files = c.list_files("acme/tiny");
-  auto big = std::find_if(files.begin(), files.end(), [](const RepoFile& f) { return f.path == "weights/big.bin"; });
+  auto big =
+      std::find_if(files.begin(), files.end(), [](const RepoFile& f) { return f.path == "weights/big.bin"; });
   BOOST_REQUIRE(big != files.end());
   BOOST_TEST(big->size == file_of(hub, "acme/tiny", "main", "weights/big.bin").size());
   BOOST_TEST(big->lfs.value_or("") == file_of(hub, "acme/tiny", "main", "weights/big.bin").sha256);
@@ -238,8 +242,10 @@ BOOST_AUTO_TEST_CASE(repo_info_list_files_and_cache_scan) {
   BOOST_TEST(repos[0].nb_blobs == 4u);
   BOOST_REQUIRE(repos[0].revisions.size() == 2u);
   for (auto& r : repos[0].revisions) {
-    if (r.commit == main_sha()) BOOST_TEST((r.refs == std::vector<std::string>{"main"}));
-    else BOOST_TEST((r.refs == std::vector<std::string>{"v1.0"}));
+    if (r.commit == main_sha())
+      BOOST_TEST((r.refs == std::vector<std::string>{"main"}));
+    else
+      BOOST_TEST((r.refs == std::vector<std::string>{"v1.0"}));
   }
 }
 

@@ -23,7 +23,9 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "<no error>";
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -94,7 +96,8 @@ BOOST_AUTO_TEST_CASE(error_bursts_are_retried_and_retry_after_is_honoured) {
   f.retry_after = -1;
   hub.add_fault(f);
   HubClient c(cfg);
-  BOOST_TEST(slurp(c.file("acme/tiny", "config.json")) == file_of(hub, "acme/tiny", "main", "config.json").content);
+  BOOST_TEST(slurp(c.file("acme/tiny", "config.json")) ==
+             file_of(hub, "acme/tiny", "main", "config.json").content);
   BOOST_TEST(sha256_hex(slurp(c.file("acme/tiny", "model.safetensors"))) ==
              file_of(hub, "acme/tiny", "main", "model.safetensors").sha256);
   BOOST_TEST(hub.stats().faults_fired == 5);
@@ -141,7 +144,8 @@ BOOST_AUTO_TEST_CASE(slow_and_stalled_bodies) {
   HubConfig quick = cfg;
   quick.download_timeout_s = 0.5;  // the stall trips the read timeout; the retry resumes
   HubClient c2(quick);
-  BOOST_TEST(slurp(c2.file("acme/tiny", "sub/dir/notes.txt")) == file_of(hub, "acme/tiny", "main", "sub/dir/notes.txt").content);
+  BOOST_TEST(slurp(c2.file("acme/tiny", "sub/dir/notes.txt")) ==
+             file_of(hub, "acme/tiny", "main", "sub/dir/notes.txt").content);
   BOOST_TEST(c2.totals().retries >= 1);
 }
 
@@ -199,7 +203,8 @@ BOOST_AUTO_TEST_CASE(resumes_partial_files_left_by_a_killed_run) {
   std::filesystem::create_directories(storage() + "/blobs");
   // huggingface_hub's classic shared partial: a plain prefix.
   {
-    std::ofstream(storage() + "/blobs/" + model.sha256 + ".incomplete", std::ios::binary) << content.substr(0, 100000);
+    std::ofstream(storage() + "/blobs/" + model.sha256 + ".incomplete", std::ios::binary)
+        << content.substr(0, 100000);
   }
   // fthost's own partial from a killed ranged run: holes, described by the sidecar.
   std::string big_content = content_of(big);

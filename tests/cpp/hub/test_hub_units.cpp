@@ -21,15 +21,15 @@ BOOST_AUTO_TEST_CASE(fnmatchcase_semantics) {
   BOOST_TEST(fnmatch_case("model.safetensors", "*.safetensors"));
   BOOST_TEST(fnmatch_case("sub/dir/notes.txt", "*.txt"));  // '*' crosses '/'
   BOOST_TEST(fnmatch_case("sub/dir/notes.txt", "sub/*"));
-  BOOST_TEST(!fnmatch_case("Model.bin", "model.bin"));     // case-sensitive
+  BOOST_TEST(!fnmatch_case("Model.bin", "model.bin"));  // case-sensitive
   BOOST_TEST(fnmatch_case("a1.bin", "a?.bin"));
-  BOOST_TEST(fnmatch_case("a/.bin", "a?.bin"));            // '?' matches '/' too
+  BOOST_TEST(fnmatch_case("a/.bin", "a?.bin"));  // '?' matches '/' too
   BOOST_TEST(fnmatch_case("model-00001-of-00002.safetensors", "model-0000[0-9]-of-*.safetensors"));
   BOOST_TEST(!fnmatch_case("model-0000x-of-2.safetensors", "model-0000[0-9]-of-*.safetensors"));
   BOOST_TEST(fnmatch_case("b.txt", "[!a].txt"));
   BOOST_TEST(!fnmatch_case("a.txt", "[!a].txt"));
-  BOOST_TEST(fnmatch_case("].txt", "[]].txt"));            // ']' first in a set is literal
-  BOOST_TEST(fnmatch_case("[x", "[x"));                    // unclosed '[' is literal
+  BOOST_TEST(fnmatch_case("].txt", "[]].txt"));  // ']' first in a set is literal
+  BOOST_TEST(fnmatch_case("[x", "[x"));          // unclosed '[' is literal
   BOOST_TEST(fnmatch_case("", "*"));
   BOOST_TEST(!fnmatch_case("abc", "ab"));
 }
@@ -39,8 +39,8 @@ BOOST_AUTO_TEST_CASE(filter_repo_objects_rules) {
   BOOST_TEST(path_selected("anything", none, none));
   BOOST_TEST(path_selected("sub/dir/notes.txt", {"sub/"}, none));  // trailing '/' gets '*'
   BOOST_TEST(!path_selected("config.json", {"sub/"}, none));
-  BOOST_TEST(path_selected("sub\\x.txt", {"sub/*"}, none));        // '\' normalised to '/'
-  BOOST_TEST(!path_selected("model.bin", {"*"}, {"*.bin"}));        // exclude wins
+  BOOST_TEST(path_selected("sub\\x.txt", {"sub/*"}, none));   // '\' normalised to '/'
+  BOOST_TEST(!path_selected("model.bin", {"*"}, {"*.bin"}));  // exclude wins
   BOOST_TEST(path_selected("model.safetensors", {"*.json", "*.safetensors"}, {"*.bin"}));
   BOOST_TEST(!path_selected(".gitattributes", {"*.json"}, none));
 }
@@ -111,7 +111,8 @@ BOOST_AUTO_TEST_CASE(token_cleaning_and_env) {
   c = HubConfig::from_env();
   BOOST_TEST(c.token.value_or("") == "hf_env");
   BOOST_TEST(c.cache_dir == "/tmp/elsewhere");
-  for (const char* v : {"HF_ENDPOINT", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_HUB_CACHE"}) ::unsetenv(v);
+  for (const char* v : {"HF_ENDPOINT", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_HUB_CACHE"})
+    ::unsetenv(v);
 }
 
 BOOST_AUTO_TEST_CASE(hash_vectors) {
