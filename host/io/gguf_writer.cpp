@@ -1,18 +1,13 @@
 // GgufWriter: collects KV pairs and tensor handles, then streams a GGUF v3 file: header, KV pairs,
 // tensor infos, padding to the alignment, and each tensor converted on the CPU one at a time and
 // padded to the alignment. Written to a temp sibling, fsynced, renamed.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <torch/torch.h>
 
-#include <cerrno>
-#include <cstring>
 #include <set>
 
 #include "core/error.h"
-#include "core/fs.h"
 #include "core/interrupt.h"
+#include "io/atomic_file.h"
 #include "io/gguf.h"
 #include "io/gguf_quant.h"
 
@@ -101,20 +96,6 @@ GgufValue array_of(GgufValueType t, const std::vector<T>& xs) {
   v.array.reserve(xs.size());
   for (const T& x : xs) v.array.emplace_back(std::in_place_type<T>, x);
   return v;
-}
-
-void write_all(int fd, const char* p, size_t n, const std::string& tmp) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      throw Error("cannot write '" + tmp + "': " + std::strerror(e),
-                  e == ENOSPC ? "the disk is full: free space and retry" : "");
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
 }
 
 // The tensor's bytes in the target type.
@@ -288,28 +269,15 @@ void GgufWriter::write(const std::string& path) const {
   }
   head.append(pad_to(head.size()) - head.size(), '\0');
 
-  std::string tmp = fs::temp_sibling(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw Error("cannot create '" + tmp + "': " + std::strerror(errno),
-                "check that the folder exists and is writable");
-  try {
-    write_all(fd, head.data(), head.size(), tmp);
-    const std::string zeros(alignment, '\0');
-    for (const auto& e : tensors_) {
-      check_interrupt();
-      std::string bytes = convert(e->tensor, e->type, e->name);
-      write_all(fd, bytes.data(), bytes.size(), tmp);
-      write_all(fd, zeros.data(), pad_to(bytes.size()) - bytes.size(), tmp);
-    }
-    if (::fsync(fd) != 0) throw Error("fsync failed for '" + tmp + "': " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+  AtomicFile out(path);
+  out.write(head.data(), head.size());
+  for (const auto& e : tensors_) {
+    check_interrupt();
+    std::string bytes = convert(e->tensor, e->type, e->name);
+    out.write(bytes.data(), bytes.size());
+    out.pad(pad_to(bytes.size()) - bytes.size());
   }
-  ::close(fd);
-  fs::rename_durable(tmp, path);
+  out.commit();
 }
 
 }  // namespace ft::io

@@ -1,15 +1,10 @@
 // Writing safetensors: one file laid out as the reference writer does (dtype widest first, then name;
 // header padded to 8 bytes), or a sharded checkpoint split the way huggingface_hub splits it, with the
 // index written last. Every file goes to a temp sibling, is fsynced, then renamed into place.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -19,6 +14,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 
 namespace ft::io {
@@ -91,20 +87,6 @@ void check_tensors(const std::string& file, const std::vector<std::pair<std::str
   }
 }
 
-void write_all(int fd, const char* p, size_t n, const std::string& tmp) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      throw Error("cannot write '" + tmp + "': " + std::strerror(e),
-                  e == ENOSPC ? "the disk is full: free space and retry" : "");
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 std::string shard_name(const std::string& basename, size_t i, size_t n) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "-%05zu-of-%05zu", i, n);
@@ -153,28 +135,16 @@ void write_safetensors_file(const std::string& file,
   char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((n >> (8 * i)) & 0xff);
 
-  std::string tmp = fs::temp_sibling(file);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw Error("cannot create '" + tmp + "': " + std::strerror(errno),
-                "check that the folder exists and is writable");
-  try {
-    write_all(fd, len, 8, tmp);
-    write_all(fd, header.data(), header.size(), tmp);
-    for (size_t i : order) {
-      check_interrupt();
-      // One tensor at a time on the CPU, so a GPU model is never copied whole.
-      at::Tensor t = tensors[i].second.to(at::kCPU).contiguous();
-      write_all(fd, static_cast<const char*>(t.data_ptr()), tensor_bytes(t), tmp);
-    }
-    if (::fsync(fd) != 0) throw Error("fsync failed for '" + tmp + "': " + std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+  AtomicFile out(file);
+  out.write(len, 8);
+  out.write(header.data(), header.size());
+  for (size_t i : order) {
+    check_interrupt();
+    // One tensor at a time on the CPU, so a GPU model is never copied whole.
+    at::Tensor t = tensors[i].second.to(at::kCPU).contiguous();
+    out.write(t.data_ptr(), tensor_bytes(t));
   }
-  ::close(fd);
-  fs::rename_durable(tmp, file);
+  out.commit();
 }
 
 void save_safetensors(const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
