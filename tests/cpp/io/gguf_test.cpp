@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/interrupt.h"
 #include "io/gguf.h"
 #include "io/gguf_quant.h"
 #include "io_test_util.h"
@@ -251,6 +252,23 @@ BOOST_AUTO_TEST_CASE(writer_errors) {
   nan.add_tensor("blk.1.attn_q.weight", x, GgufType::Q8_0);
   expect_error([&] { nan.write(d.file("n.gguf")); }, {"blk.1.attn_q.weight", "NaN or Inf"});
   BOOST_CHECK(std::filesystem::is_empty(d.path));  // temp file removed
+}
+
+BOOST_AUTO_TEST_CASE(interrupted_write_keeps_the_old_file) {
+  TempDir d;
+  GgufWriter first;
+  first.add_tensor("a", torch::ones({4}), GgufType::F32);
+  first.write(d.file("m.gguf"));
+  std::string before = read_bytes(d.file("m.gguf"));
+  GgufWriter second;
+  second.add_tensor("b", torch::zeros({64}), GgufType::F16);
+  ft::request_interrupt();
+  BOOST_CHECK_THROW(second.write(d.file("m.gguf")), ft::Interrupted);
+  ft::clear_interrupt();
+  BOOST_CHECK(read_bytes(d.file("m.gguf")) == before);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(d.path)) files += e.is_regular_file();
+  BOOST_CHECK_EQUAL(files, 1u);
 }
 
 BOOST_AUTO_TEST_CASE(reader_rejects_malformed_files) {

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/interrupt.h"
 #include "io/safetensors.h"
 #include "io_test_util.h"
 
@@ -152,6 +153,21 @@ BOOST_AUTO_TEST_CASE(write_errors) {
       {"not valid UTF-8"});
   BOOST_CHECK(!std::filesystem::exists(d.file("x")));
   BOOST_CHECK(std::filesystem::is_empty(d.path));  // no temp file left behind
+}
+
+BOOST_AUTO_TEST_CASE(interrupted_write_keeps_the_old_file) {
+  // Ctrl-C between tensors: the previous file stays as it was and no temp file is left.
+  TempDir d;
+  write_safetensors_file(d.file("m.safetensors"), {{"old", torch::ones({3})}}, {});
+  std::string before = read_bytes(d.file("m.safetensors"));
+  ft::request_interrupt();
+  BOOST_CHECK_THROW(write_safetensors_file(d.file("m.safetensors"), {{"new", torch::zeros({5})}}, {}),
+                    ft::Interrupted);
+  ft::clear_interrupt();
+  BOOST_CHECK(read_bytes(d.file("m.safetensors")) == before);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(d.path)) files += e.is_regular_file();
+  BOOST_CHECK_EQUAL(files, 1u);
 }
 
 BOOST_AUTO_TEST_CASE(sharded_save_and_load) {
