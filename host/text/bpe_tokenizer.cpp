@@ -240,17 +240,7 @@ class BpeTokenizer final : public Tokenizer {
       src.text = utf8::repair(text, &src.spans);
 
     if (add_special) push_specials(post_.prefix, enc);
-    std::vector<AddedMatch> matches;
-    added_.find(src.text, false, matches);
-    size_t at = 0;
-    for (const AddedMatch& m : matches) {
-      encode_section(src, at, m.begin, enc);
-      Span s = src.range(m.begin, m.end);
-      enc.ids.push_back(m.id);
-      enc.offsets.emplace_back(s.first, s.second);
-      at = m.end;
-    }
-    encode_section(src, at, src.text.size(), enc);
+    split_on_added(src, false, enc, [&](size_t b, size_t e) { encode_section(src, b, e, enc); });
     if (add_special) push_specials(post_.suffix, enc);
     return enc;
   }
@@ -307,6 +297,27 @@ class BpeTokenizer final : public Tokenizer {
     }
   }
 
+  // Finds the added tokens of one pass in s.text, emits each with its offsets, and hands the
+  // stretches between them (possibly empty) to on_text(begin, end).
+  template <class OnText>
+  void split_on_added(const Aligned& s, bool normalized_pass, Encoding& enc, OnText on_text) const {
+    if (added_.empty(normalized_pass)) {
+      on_text(0, s.text.size());
+      return;
+    }
+    std::vector<AddedMatch> matches;
+    added_.find(s.text, normalized_pass, matches);
+    size_t at = 0;
+    for (const AddedMatch& m : matches) {
+      on_text(at, m.begin);
+      Span span = s.range(m.begin, m.end);
+      enc.ids.push_back(m.id);
+      enc.offsets.emplace_back(span.first, span.second);
+      at = m.end;
+    }
+    on_text(at, s.text.size());
+  }
+
   // Encodes src.text[b, e), a stretch between raw-text added tokens.
   void encode_section(const Aligned& src, size_t b, size_t e, Encoding& enc) const {
     if (b >= e) return;
@@ -319,21 +330,7 @@ class BpeTokenizer final : public Tokenizer {
                        src.spans.begin() + static_cast<std::ptrdiff_t>(e));
     if (normalizer_) normalizer_->apply(seg);
     if (seg.text.empty()) return;
-    if (added_.empty(true)) {
-      encode_normalized(seg, 0, seg.text.size(), enc);
-      return;
-    }
-    std::vector<AddedMatch> matches;
-    added_.find(seg.text, true, matches);
-    size_t at = 0;
-    for (const AddedMatch& m : matches) {
-      encode_normalized(seg, at, m.begin, enc);
-      Span s = seg.range(m.begin, m.end);
-      enc.ids.push_back(m.id);
-      enc.offsets.emplace_back(s.first, s.second);
-      at = m.end;
-    }
-    encode_normalized(seg, at, seg.text.size(), enc);
+    split_on_added(seg, true, enc, [&](size_t b, size_t e) { encode_normalized(seg, b, e, enc); });
   }
 
   // Pre-tokenizes and runs the model over seg.text[b, e).

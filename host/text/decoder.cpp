@@ -3,7 +3,7 @@
 #include "text/decoder.h"
 
 #include "text/byte_level.h"
-#include "text/regex.h"
+#include "text/pattern.h"
 
 namespace ft::text {
 namespace {
@@ -55,20 +55,14 @@ class FuseDecoder final : public Decoder {
 
 class ReplaceDecoder final : public Decoder {
  public:
-  ReplaceDecoder(std::string literal, std::unique_ptr<Regex> re, std::string content)
-      : literal_(std::move(literal)), re_(std::move(re)), content_(std::move(content)) {}
+  ReplaceDecoder(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     std::vector<std::pair<size_t, size_t>> hits;
     for (auto& p : pieces) {
       if (p.added) continue;
       hits.clear();
-      if (re_) {
-        re_->find_all(p.text, hits);
-      } else if (!literal_.empty()) {
-        for (size_t at = p.text.find(literal_); at != std::string::npos;
-             at = p.text.find(literal_, at + literal_.size()))
-          hits.emplace_back(at, at + literal_.size());
-      }
+      pattern_.find_all(p.text, hits);
       if (hits.empty()) continue;
       std::string out;
       size_t at = 0;
@@ -83,8 +77,7 @@ class ReplaceDecoder final : public Decoder {
   }
 
  private:
-  std::string literal_;
-  std::unique_ptr<Regex> re_;
+  Pattern pattern_;
   std::string content_;
 };
 
@@ -172,19 +165,10 @@ std::unique_ptr<Decoder> make_decoder(const json& spec, const JsonAt& at) {
   if (type == "Strip")
     return std::make_unique<StripDecoder>(json_opt_string(spec, "content", at, " "),
                                           json_count(spec, "start", at), json_count(spec, "stop", at));
-  if (type == "Replace") {
-    const json& pattern = json_require(spec, "pattern", at);
-    JsonAt pat = at.field("pattern");
-    std::string content = json_string(json_require(spec, "content", at), at.field("content"));
-    if (pattern.is_object() && pattern.contains("Regex"))
-      return std::make_unique<ReplaceDecoder>(
-          "", std::make_unique<Regex>(json_string(pattern["Regex"], pat.field("Regex")), pat.where()),
-          content);
-    if (pattern.is_object() && pattern.contains("String"))
-      return std::make_unique<ReplaceDecoder>(json_string(pattern["String"], pat.field("String")), nullptr,
-                                              content);
-    pat.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-  }
+  if (type == "Replace")
+    return std::make_unique<ReplaceDecoder>(
+        Pattern(json_require(spec, "pattern", at), at.field("pattern")),
+        json_string(json_require(spec, "content", at), at.field("content")));
   if (type == "Metaspace") {
     std::string scheme = json_opt_string(spec, "prepend_scheme", at, "always");
     bool strip_first = scheme != "never" && json_opt_bool(spec, "add_prefix_space", at, true);

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "text/regex.h"
+#include "text/pattern.h"
 #include "text/utf8.h"
 
 namespace ft::text {
@@ -171,17 +171,11 @@ class Strip final : public Normalizer {
 
 class Replace final : public Normalizer {
  public:
-  Replace(std::string literal, std::unique_ptr<Regex> regex, std::string content)
-      : literal_(std::move(literal)), regex_(std::move(regex)), content_(std::move(content)) {}
+  Replace(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void apply(Aligned& s) const override {
     std::vector<std::pair<size_t, size_t>> hits;
-    if (regex_) {
-      regex_->find_all(s.text, hits);
-    } else if (!literal_.empty()) {
-      for (size_t p = s.text.find(literal_); p != std::string::npos;
-           p = s.text.find(literal_, p + literal_.size()))
-        hits.emplace_back(p, p + literal_.size());
-    }
+    pattern_.find_all(s.text, hits);
     if (hits.empty()) return;
     AlignedBuilder b(s);
     size_t at = 0;
@@ -195,8 +189,7 @@ class Replace final : public Normalizer {
   }
 
  private:
-  std::string literal_;
-  std::unique_ptr<Regex> regex_;
+  Pattern pattern_;
   std::string content_;
 };
 
@@ -242,18 +235,9 @@ std::unique_ptr<Normalizer> make_normalizer(const json& spec, const JsonAt& at) 
                                    json_opt_bool(spec, "strip_right", at, true));
   if (type == "Prepend")
     return std::make_unique<Prepend>(json_string(json_require(spec, "prepend", at), at.field("prepend")));
-  if (type == "Replace") {
-    const json& pattern = json_require(spec, "pattern", at);
-    JsonAt pat = at.field("pattern");
-    std::string content = json_string(json_require(spec, "content", at), at.field("content"));
-    if (pattern.is_object() && pattern.contains("Regex"))
-      return std::make_unique<Replace>(
-          "", std::make_unique<Regex>(json_string(pattern["Regex"], pat.field("Regex")), pat.where()),
-          content);
-    if (pattern.is_object() && pattern.contains("String"))
-      return std::make_unique<Replace>(json_string(pattern["String"], pat.field("String")), nullptr, content);
-    pat.fail("expected {\"String\": ...} or {\"Regex\": ...}");
-  }
+  if (type == "Replace")
+    return std::make_unique<Replace>(Pattern(json_require(spec, "pattern", at), at.field("pattern")),
+                                     json_string(json_require(spec, "content", at), at.field("content")));
   if (type == "Sequence") {
     const json& list = json_array(json_require(spec, "normalizers", at), at.field("normalizers"));
     std::vector<std::unique_ptr<Normalizer>> parts;

@@ -2,7 +2,7 @@
 // and the gaps between them form the pieces, and the behavior decides what happens to the matches.
 #include "text/pre_tokenizer.h"
 
-#include "text/regex.h"
+#include "text/pattern.h"
 
 namespace ft::text {
 namespace {
@@ -13,11 +13,11 @@ enum class Behavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Con
 const char* const kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-// Splits each piece by `regex` per `behavior`; with `invert` the gaps are the delimiters.
-class RegexSplit final : public PreTokenizer {
+// Splits each piece by a pattern per `behavior`; with `invert` the gaps are the delimiters.
+class PatternSplit final : public PreTokenizer {
  public:
-  RegexSplit(std::unique_ptr<Regex> re, Behavior behavior, bool invert)
-      : re_(std::move(re)), behavior_(behavior), invert_(invert) {}
+  PatternSplit(Pattern pattern, Behavior behavior, bool invert)
+      : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
 
   void refine(std::string_view text, std::vector<Cut>& pieces) const override {
     std::vector<Cut> out;
@@ -26,7 +26,7 @@ class RegexSplit final : public PreTokenizer {
     std::vector<std::pair<Cut, bool>> marked;
     for (auto [b, e] : pieces) {
       hits.clear();
-      re_->find_all(text.substr(b, e - b), hits);
+      pattern_.find_all(text.substr(b, e - b), hits);
       marked.clear();
       size_t at = 0;
       for (auto [hb, he] : hits) {
@@ -86,7 +86,7 @@ class RegexSplit final : public PreTokenizer {
     }
   }
 
-  std::unique_ptr<Regex> re_;
+  Pattern pattern_;
   Behavior behavior_;
   bool invert_;
 };
@@ -120,15 +120,6 @@ class Sequence final : public PreTokenizer {
   std::vector<std::unique_ptr<PreTokenizer>> parts_;
 };
 
-std::string escape_literal(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (std::string_view("\\^$.|?*+()[]{}-/").find(c) != std::string_view::npos) out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
-
 Behavior parse_behavior(const json& spec, const JsonAt& at) {
   std::string b = json_string(json_require(spec, "behavior", at), at.field("behavior"));
   if (b == "Removed") return Behavior::Removed;
@@ -149,18 +140,9 @@ std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, ByteLeve
     at.fail("a " + type + " pre-tokenizer after ByteLevel is not supported",
             "ByteLevel must be the last pre-tokenizer of a Sequence (as in GPT-2, Qwen2 and Llama 3 files)");
   if (type == "Split") {
-    const json& pattern = json_require(spec, "pattern", at);
-    JsonAt pat = at.field("pattern");
-    std::string source;
-    if (pattern.is_object() && pattern.contains("Regex"))
-      source = json_string(pattern["Regex"], pat.field("Regex"));
-    else if (pattern.is_object() && pattern.contains("String"))
-      source = escape_literal(json_string(pattern["String"], pat.field("String")));
-    else
-      pat.fail("expected {\"String\": ...} or {\"Regex\": ...}");
     split_before = true;
-    return std::make_unique<RegexSplit>(std::make_unique<Regex>(source, pat.where()),
-                                        parse_behavior(spec, at), json_opt_bool(spec, "invert", at, false));
+    return std::make_unique<PatternSplit>(Pattern(json_require(spec, "pattern", at), at.field("pattern")),
+                                          parse_behavior(spec, at), json_opt_bool(spec, "invert", at, false));
   }
   if (type == "ByteLevel") {
     bl.present = true;
@@ -171,14 +153,14 @@ std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, ByteLeve
           .fail("add_prefix_space after another splitting pre-tokenizer is not supported",
                 "put ByteLevel first or set add_prefix_space to false");
     if (!json_opt_bool(spec, "use_regex", at, true)) return nullptr;
-    return std::make_unique<RegexSplit>(std::make_unique<Regex>(kGpt2Pattern, at.where()), Behavior::Isolated,
-                                        false);
+    return std::make_unique<PatternSplit>(Pattern(std::make_unique<Regex>(kGpt2Pattern, at.where())),
+                                          Behavior::Isolated, false);
   }
   if (type == "Digits") {
     split_before = true;
     bool individual = json_opt_bool(spec, "individual_digits", at, false);
-    return std::make_unique<RegexSplit>(std::make_unique<Regex>("\\p{N}", at.where()),
-                                        individual ? Behavior::Isolated : Behavior::Contiguous, false);
+    return std::make_unique<PatternSplit>(Pattern(std::make_unique<Regex>("\\p{N}", at.where())),
+                                          individual ? Behavior::Isolated : Behavior::Contiguous, false);
   }
   if (type == "Whitespace") {
     split_before = true;

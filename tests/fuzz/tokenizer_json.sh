@@ -12,7 +12,7 @@ command -v ccache >/dev/null && cxx="ccache clang++"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I"$src/host" $(pkg-config --cflags oniguruma libutf8proc))
 sources=(core/interrupt.cpp text/tokenizer.cpp text/utf8.cpp text/regex.cpp text/byte_level.cpp text/normalizer.cpp
-         text/pre_tokenizer.cpp text/added_vocab.cpp text/bpe_model.cpp text/decoder.cpp text/bpe_tokenizer.cpp)
+         text/pre_tokenizer.cpp text/pattern.cpp text/added_vocab.cpp text/bpe_model.cpp text/decoder.cpp text/bpe_tokenizer.cpp)
 objs=()
 for s in "${sources[@]}"; do
   o=$work/objs/${s//\//_}.o
