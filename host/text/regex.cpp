@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "text/utf8.h"
 
 namespace ft::text {
 namespace {
@@ -47,6 +48,9 @@ Regex::~Regex() {
 }
 
 void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
+  // Oniguruma assumes well-formed UTF-8. Encoding paths always pass repaired text; decoders can meet
+  // raw bytes (after ByteFallback), which no pattern is meant to match.
+  if (!utf8::is_valid(s)) return;
   thread_local std::unique_ptr<OnigRegion, RegionDeleter> region(onig_region_new());
   auto re = static_cast<OnigRegex>(regex_);
   auto* begin = reinterpret_cast<const OnigUChar*>(s.data());

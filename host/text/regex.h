@@ -19,7 +19,7 @@ class Regex {
   Regex& operator=(const Regex&) = delete;
 
   // Appends the [begin, end) byte spans of all non-empty, non-overlapping matches in s, left to
-  // right. Empty matches are skipped as HF's find_iter does.
+  // right. Empty matches are skipped as HF's find_iter does. Ill-formed UTF-8 has no matches.
   void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const;
   const std::string& pattern() const { return pattern_; }
 
