@@ -32,7 +32,7 @@ class ByteFallbackDecoder final : public Decoder {
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     for (auto& p : pieces) {
       const std::string& t = p.text;
-      if (p.added || t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') continue;
+      if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') continue;
       int hi = hex_value(t[3]), lo = hex_value(t[4]);
       if (hi >= 0 && lo >= 0) p.text = std::string(1, static_cast<char>(hi * 16 + lo));
     }
@@ -44,10 +44,10 @@ class FuseDecoder final : public Decoder {
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     std::vector<DecodePiece> out;
     for (auto& p : pieces) {
-      if (!p.added && !out.empty() && !out.back().added)
-        out.back().text += p.text;
+      if (out.empty())
+        out.push_back({std::move(p.text), false});
       else
-        out.push_back(std::move(p));
+        out.back().text += p.text;
     }
     pieces.swap(out);
   }
@@ -60,7 +60,6 @@ class ReplaceDecoder final : public Decoder {
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     std::vector<std::pair<size_t, size_t>> hits;
     for (auto& p : pieces) {
-      if (p.added) continue;
       hits.clear();
       pattern_.find_all(p.text, hits);
       if (hits.empty()) continue;
@@ -89,7 +88,6 @@ class StripDecoder final : public Decoder {
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     if (content_.empty()) return;
     for (auto& p : pieces) {
-      if (p.added) continue;
       size_t b = 0, e = p.text.size();
       for (size_t k = 0;
            k < start_ && e - b >= content_.size() && p.text.compare(b, content_.size(), content_) == 0; ++k)
@@ -115,7 +113,6 @@ class MetaspaceDecoder final : public Decoder {
   void decode_chain(std::vector<DecodePiece>& pieces) const override {
     for (size_t i = 0; i < pieces.size(); ++i) {
       auto& p = pieces[i];
-      if (p.added) continue;
       std::string out;
       for (size_t at = 0; at < p.text.size();) {
         if (!replacement_.empty() && p.text.compare(at, replacement_.size(), replacement_) == 0) {

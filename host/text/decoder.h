@@ -12,7 +12,9 @@ namespace ft::text {
 
 struct DecodePiece {
   std::string text;
-  bool added = false;  // added tokens pass through the decoders untouched, as in transformers.js
+  // Added tokens keep their text through ByteLevel (transformers.js and HF's slow tokenizers emit them
+  // verbatim); every other decoder treats them like any token, as HF tokenizers does.
+  bool added = false;
 };
 
 class Decoder {

@@ -314,3 +314,40 @@ BOOST_AUTO_TEST_CASE(missing_folder_is_an_error) {
     BOOST_TEST(std::string(e.what()).find("no tokenizer in /nonexistent/model") != std::string::npos);
   }
 }
+
+BOOST_AUTO_TEST_CASE(sentencepiece_style_bpe_with_byte_fallback) {
+  // The Llama 2 / Mistral tokenizer.json layout: Prepend("▁") + Replace(" ", "▁") normalizers, no
+  // pre-tokenizer, BPE over characters with byte fallback, decoders undoing it all.
+  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "<0x%02X>", b);
+    vocab[name] = 3 + b;
+  }
+  const std::vector<std::string> pieces = {"\xE2\x96\x81", "h", "i", "\xE2\x96\x81h", "\xE2\x96\x81hi"};
+  for (size_t i = 0; i < pieces.size(); ++i) vocab[pieces[i]] = 259 + static_cast<int>(i);
+  json j = json::parse(R"({
+    "added_tokens": [{"id": 1, "content": "<s>", "special": true, "normalized": false}],
+    "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
+                   {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+    "pre_tokenizer": null,
+    "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<s>": {"id": "<s>", "ids": [1]}}},
+    "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+                {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+    "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
+              "merges": [["▁", "h"], ["▁h", "i"]]}})");
+  j["model"]["vocab"] = vocab;
+  auto t = load(j);
+  std::string text = "hi \xE4\xB8\xAD";  // "hi 中": 中 is not in the vocab -> its three UTF-8 bytes
+  auto e = t->encode(text, true);
+  BOOST_TEST(e.ids == std::vector<TokenId>({1, 263, 259, 3 + 0xE4, 3 + 0xB8, 3 + 0xAD}),
+             boost::test_tools::per_element());
+  // "▁hi" covers the prepended ▁ (which maps to the start of the text) and "hi".
+  BOOST_TEST(e.offsets[1].first == 0u);
+  BOOST_TEST(e.offsets[1].second == 2u);
+  BOOST_TEST(e.offsets[3].first == 3u);
+  BOOST_TEST(e.offsets[5].second == 6u);
+  BOOST_TEST(t->decode(e.ids, true) == text);
+  BOOST_TEST(t->decode(e.ids, false) == "<s> hi \xE4\xB8\xAD");
+}
