@@ -51,7 +51,11 @@ RenderResult render_impl(const ChatTemplate& self, const std::string& where, con
     if (!vars.find("documents")) vars.set("documents", jinja::Value::none());
     if (!vars.find("add_generation_prompt")) vars.set("add_generation_prompt", jinja::Value::boolean(false));
   }
-  jinja::Interpreter interp(where, opts.now, jinja::EvalLimits{});
+  jinja::EvalLimits limits;
+  limits.max_output_bytes = opts.max_output_bytes;
+  limits.max_steps = opts.max_steps;
+  limits.max_range = opts.max_range;
+  jinja::Interpreter interp(where, opts.now, limits);
   std::vector<std::pair<size_t, size_t>> spans;
   RenderResult r;
   r.text = interp.render(body, vars, spans);

@@ -12,6 +12,11 @@
 #include <string>
 #include <vector>
 
+// Where this engine knowingly differs from Python Jinja2 (everything else is checked byte-for-byte
+// against it by tests/conformance/chat): integers are 64-bit (overflow is an error, Python grows them);
+// printf-style `"%s" % x`, recursive for loops, call blocks and include/import/extends are rejected
+// with an error; str.upper()/title() apply Unicode's multi-character mappings except the Greek
+// iota-subscript ones; runaway templates stop at the limits in ChatRenderOptions.
 namespace ft::text {
 
 // Bytes [begin, end) of the rendered text produced inside one {% generation %} block: the assistant
@@ -32,6 +37,10 @@ struct ChatRenderOptions {
   // As apply_chat_template does, define `tools` and `documents` as None and `add_generation_prompt`
   // as False when the context does not give them (templates test `tools is not none`).
   bool transformers_defaults = true;
+  // Limits that stop a runaway template with an error naming its line (real templates stay far below).
+  size_t max_output_bytes = size_t{256} << 20;
+  size_t max_steps = 100'000'000;  // statements executed + loop iterations
+  size_t max_range = 10'000'000;   // elements one range() or repetition may produce
 };
 
 class ChatTemplate {

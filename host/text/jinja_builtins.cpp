@@ -53,6 +53,28 @@ int64_t need_int(Interpreter& in, const Value& v, const std::string& what, int l
   if (!v.is_integral()) in.fail(line, what + " must be an integer, not '" + v.type_name() + "'");
   return v.as_int();
 }
+// Text a filter is about to build must stay within the render's output limit.
+void check_size(Interpreter& in, size_t bytes, const char* what, int line) {
+  if (bytes > in.limits().max_output_bytes)
+    in.fail(line,
+            std::string(what) + " would build " + std::to_string(bytes >> 20) + " MiB, past the output limit",
+            "the template builds runaway text");
+}
+
+// py::replace with the result size checked first.
+std::string checked_replace(Interpreter& in, const std::string& s, const std::string& old,
+                            const std::string& repl, int64_t count, int line) {
+  size_t n = 0;
+  if (old.empty()) {
+    n = py::length(s) + 1;
+  } else {
+    for (size_t p = s.find(old); p != std::string::npos; p = s.find(old, p + old.size())) ++n;
+  }
+  if (count >= 0) n = std::min(n, static_cast<size_t>(count));
+  if (repl.size() > old.size()) check_size(in, s.size() + n * (repl.size() - old.size()), "replace()", line);
+  return py::replace(s, old, repl, count);
+}
+
 std::optional<std::string> opt_chars(Interpreter& in, const std::optional<Value>& v, const std::string& what,
                                      int line) {
   if (!v || v->is_none()) return std::nullopt;
@@ -163,8 +185,9 @@ Value str_method(const Value& self, const std::string& name) {
   if (name == "replace") {
     return method(q, [s, q](Interpreter& in, CallArgs& a, int line) {
       Bound b = bind(in, q, a, {"old", "new", "count"}, 2, line);
-      return Value::string(py::replace(s, need_str(in, *b[0], "old", line), need_str(in, *b[1], "new", line),
-                                       b[2] ? need_int(in, *b[2], "count", line) : -1));
+      return Value::string(checked_replace(in, s, need_str(in, *b[0], "old", line),
+                                           need_str(in, *b[1], "new", line),
+                                           b[2] ? need_int(in, *b[2], "count", line) : -1, line));
     });
   }
   if (name == "find" || name == "rfind" || name == "count") {
@@ -190,6 +213,7 @@ Value str_method(const Value& self, const std::string& name) {
         if (!first) out += s;
         first = false;
         out += need_str(in, v, "each joined item", line);
+        check_size(in, out.size(), "str.join()", line);
       }
       return Value::string(std::move(out));
     });
@@ -442,6 +466,7 @@ Value f_join(Interpreter& in, const Value& v, CallArgs& a, int line) {
     if (!first) out += sep;
     first = false;
     out += (b[1] ? attr_path(in, item, b[1]->to_string(), line) : item).to_string();
+    check_size(in, out.size(), "join", line);
   }
   return Value::string(std::move(out));
 }
@@ -486,7 +511,7 @@ Value f_title(Interpreter& in, const Value& v, CallArgs& a, int line) {
 Value f_replace(Interpreter& in, const Value& v, CallArgs& a, int line) {
   Bound b = bind(in, "filter 'replace'", a, {"old", "new", "count"}, 2, line);
   const int64_t count = b[2] && !b[2]->is_none() ? need_int(in, *b[2], "count", line) : -1;
-  return Value::string(py::replace(v.to_string(), b[0]->to_string(), b[1]->to_string(), count));
+  return Value::string(checked_replace(in, v.to_string(), b[0]->to_string(), b[1]->to_string(), count, line));
 }
 Value f_string(Interpreter& in, const Value& v, CallArgs& a, int line) {
   bind(in, "filter 'string'", a, {}, 0, line);
@@ -638,6 +663,8 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& a, int line) {
   const bool first = b[1] && b[1]->truthy();
   const bool blank = b[2] && b[2]->truthy();
   const std::string s = v.to_string() + "\n";
+  check_size(in, s.size() + static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) * ind.size(), "indent",
+             line);
   std::vector<std::string> lines;
   size_t start = 0;
   for (size_t k = 0; k < s.size(); ++k)

@@ -55,8 +55,20 @@ std::string Interpreter::render(const Body& body, const Dict& context,
   // Template-level assignments live in their own frame over the render arguments.
   top_ = std::make_shared<Frame>();
   top_->parent = root;
+  struct TextLimit {  // repr/tojson text obeys the output limit during this render
+    size_t saved = text_limit();
+    explicit TextLimit(size_t n) { set_text_limit(n); }
+    ~TextLimit() { set_text_limit(saved); }
+  } text_limit_guard(limits_.max_output_bytes);
   exec_body(body, top_);
   return std::move(output_);
+}
+
+void Interpreter::count_step(int line) {
+  if (++steps_ > limits_.max_steps)
+    fail(line, "the template ran more than " + std::to_string(limits_.max_steps) + " steps",
+         "a loop in the template does far more work than rendering a chat needs");
+  if ((steps_ & 0xfff) == 0) ft::check_interrupt();
 }
 
 void Interpreter::write(const std::string& s, int line) {
@@ -75,6 +87,7 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame
 }
 
 Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
+  count_step(s.line);
   try {
     return exec_stmt(s, frame);
   } catch (const std::length_error& e) {
@@ -198,7 +211,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const FramePtr& frame) {
   const int64_t n = static_cast<int64_t>(items.size());
   if (n == 0) return exec_body(s.else_body, frame);
   for (int64_t k = 0; k < n; ++k) {
-    ft::check_interrupt();
+    count_step(s.line);
     auto loop_frame = std::make_shared<Frame>();
     loop_frame->parent = frame;
     assign(s.target, items[k], loop_frame, s.line);
@@ -385,8 +398,14 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
       return Value::integer(r);
     }
     if (nums) return Value::number(a.as_float() + b.as_float());
-    if (a.is_string() && b.is_string()) return Value::string(a.str() + b.str());
+    if (a.is_string() && b.is_string()) {
+      if (a.str().size() + b.str().size() > limits_.max_output_bytes)
+        fail(line, "string concatenation passes the output limit", "the template builds runaway text");
+      return Value::string(a.str() + b.str());
+    }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+      if (a.items().size() + b.items().size() > limits_.max_range)
+        fail(line, "list concatenation produces more than " + std::to_string(limits_.max_range) + " items");
       List items = a.items();
       items.insert(items.end(), b.items().begin(), b.items().end());
       return Value::list(std::move(items), a.is_tuple());
@@ -549,6 +568,21 @@ Value Interpreter::eval_slice(const Value& obj, const Value& start_v, const Valu
 }
 
 Value Interpreter::eval(const Expr& e, const FramePtr& frame) {
+  Value v = eval_node(e, frame);
+  // Values built by operators, filters and calls stay within the output and range limits, so a
+  // template that doubles a string or list in a loop stops with an error instead of exhausting memory.
+  if (v.is_string() && v.str().size() > limits_.max_output_bytes)
+    fail(e.line, "a string of " + std::to_string(v.str().size() >> 20) + " MiB passes the output limit",
+         "the template builds runaway text");
+  if (v.is_list() && v.items().size() > limits_.max_range)
+    fail(e.line,
+         "a list of " + std::to_string(v.items().size()) + " items passes the limit of " +
+             std::to_string(limits_.max_range),
+         "the template builds a runaway list");
+  return v;
+}
+
+Value Interpreter::eval_node(const Expr& e, const FramePtr& frame) {
   switch (e.k) {
     case Expr::K::Const:
       return e.value;

@@ -20,6 +20,7 @@ struct EvalLimits {
   size_t max_output_bytes = size_t{256} << 20;  // a runaway template stops with an error, not OOM
   size_t max_range = 10'000'000;                // elements one range()/repetition may produce
   int max_call_depth = 100;                     // nested macro calls
+  size_t max_steps = 100'000'000;               // statements executed + loop iterations
 };
 
 class Interpreter {
@@ -61,12 +62,14 @@ class Interpreter {
   Value make_macro(const Stmt& s, const FramePtr& frame);
 
   Value eval(const Expr& e, const FramePtr& frame);
+  Value eval_node(const Expr& e, const FramePtr& frame);
   Value lookup(const std::string& name, const FramePtr& frame) const;
   Value eval_binary(const std::string& op, const Value& a, const Value& b, int line);
   bool eval_compare(const std::string& op, const Value& a, const Value& b, int line);
   Value eval_slice(const Value& obj, const Value& start, const Value& stop, const Value& step, int line);
   void eval_call_args(const Expr& e, size_t first, const FramePtr& frame, CallArgs& out);
   void write(const std::string& s, int line);
+  void count_step(int line);  // enforces max_steps; checks for Ctrl-C now and then
 
   std::string where_;
   std::optional<std::time_t> now_;
@@ -78,6 +81,7 @@ class Interpreter {
   std::vector<std::weak_ptr<Dict>> namespaces_;
   size_t prune_at_ = 1024;
   int call_depth_ = 0;
+  size_t steps_ = 0;
 };
 
 // Items a `for` loop (and list(), join...) iterates: list/tuple items, dict keys, str code points;

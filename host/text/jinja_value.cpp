@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 
@@ -29,7 +30,22 @@ struct ValueDepth {
   ValueDepth& operator=(const ValueDepth&) = delete;
 };
 
+thread_local size_t max_text_bytes = SIZE_MAX;
+
+void check_text(const std::string& out) {
+  if (out.size() > max_text_bytes)
+    throw std::length_error("text of more than " + std::to_string(max_text_bytes) +
+                            " bytes (the output limit)");
+}
+
 }  // namespace
+
+void set_text_limit(size_t bytes) {
+  max_text_bytes = bytes;
+}
+size_t text_limit() {
+  return max_text_bytes;
+}
 
 const Value* Dict::find(const std::string& key) const {
   for (const auto& kv : items)
@@ -210,6 +226,7 @@ std::string Value::repr() const {
       for (size_t k = 0; k < list_->size(); ++k) {
         if (k) out += ", ";
         out += (*list_)[k].repr();
+        check_text(out);
       }
       if (tuple_ && list_->size() == 1) out += ",";
       out += tuple_ ? ")" : "]";
@@ -223,6 +240,7 @@ std::string Value::repr() const {
         if (!first) out += ", ";
         first = false;
         out += py::repr(kv.first) + ": " + kv.second.repr();
+        check_text(out);
       }
       out += kind_ == Kind::Namespace ? "}>" : "}";
       return out;
@@ -402,6 +420,7 @@ void json_value(std::string& out, const Value& v, const JsonStyle& st, const std
   auto newline = [&](int lvl) {
     out += '\n';
     for (int k = 0; k < lvl; ++k) out += *indent;
+    check_text(out);
   };
   switch (v.kind()) {
     case K::None:
@@ -425,6 +444,7 @@ void json_value(std::string& out, const Value& v, const JsonStyle& st, const std
     }
     case K::String:
       json_string(out, v.str(), st.ensure_ascii);
+      check_text(out);
       return;
     case K::List: {
       if (v.items().empty()) {

@@ -112,6 +112,11 @@ class Value {
   std::shared_ptr<const Function> fn_;
 };
 
+// repr()/to_string()/to_json() throw std::length_error once the text they build passes this many
+// bytes (the evaluator sets it to its output limit for the duration of a render; default unlimited).
+void set_text_limit(size_t bytes);
+size_t text_limit();
+
 // Python ==. Undefined equals only undefined; 1 == 1.0 == True; dicts compare regardless of order.
 bool equals(const Value& a, const Value& b);
 // Python <, returning nullopt when the types cannot be ordered (TypeError in Python).

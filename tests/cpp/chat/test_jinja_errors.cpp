@@ -123,6 +123,41 @@ BOOST_AUTO_TEST_CASE(runaway_templates_stop_with_errors) {
   BOOST_TEST(has_all(m, {"value nested deeper than 1000 levels"}), m);
   m = error_of("{{ 'x' * 100000000 }}");
   BOOST_TEST(has_all(m, {"repetition produces more than"}), m);
+  ft::text::ChatRenderOptions tight;
+  tight.max_steps = 1000;
+  try {
+    ft::text::ChatTemplate("{% for i in range(10) %}\n{% for j in range(1000) %}{% endfor %}{% endfor %}")
+        .render(nlohmann::ordered_json::object(), tight);
+    BOOST_FAIL("no error");
+  } catch (const ft::Error& e) {
+    BOOST_TEST(has_all(e.what(), {"chat template line 2:", "ran more than 1000 steps"}), e.what());
+  }
+  // Doubling a string or a list in a loop stops at the output / range limits instead of eating memory
+  // (tight limits here keep the test fast; the defaults are 256 MiB and 10M items).
+  ft::text::ChatRenderOptions small;
+  small.max_output_bytes = 1 << 20;
+  small.max_range = 10000;
+  auto error_small = [&](const std::string& tpl) {
+    try {
+      ft::text::ChatTemplate(tpl).render(nlohmann::ordered_json::object(), small);
+    } catch (const ft::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  m = error_small(
+      "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+      "{% endfor %}");
+  BOOST_TEST(has_all(m, {"passes the output limit"}), m);
+  m = error_small(
+      "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}");
+  BOOST_TEST(has_all(m, {"list concatenation produces more than 10000 items"}), m);
+  m = error_small("{% set s = 'x' * 3000 %}{{ s | replace('x', s) }}");
+  BOOST_TEST(has_all(m, {"replace() would build 8 MiB, past the output limit"}), m);
+  m = error_small("{% set s = 'x' * 10000 %}{{ [s] * 200 }}");
+  BOOST_TEST(has_all(m, {"text of more than 1048576 bytes (the output limit)"}), m);
+  m = error_small("{% set s = 'x' * 10000 %}{{ ([s] * 200) | join }}");
+  BOOST_TEST(has_all(m, {"join would build 1 MiB, past the output limit"}), m);
   m = error_of(R"({% set ns = namespace() %}{% set ns.me = ns %}{{ ns }})");
   BOOST_TEST(has_all(m, {"nested deeper than 1000 levels"}), m);
 }
