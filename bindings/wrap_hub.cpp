@@ -49,6 +49,12 @@ hub::HubConfig config_from(lua_State* L, int idx) {
   return c;
 }
 
+// The revision and repo type in the options table at idx (defaults "main" and "model").
+std::pair<std::string, std::string> revision_and_type(lua_State* L, int idx) {
+  if (!lua_istable(L, idx)) return {"main", "model"};
+  return {field_string(L, idx, "revision", "main"), field_string(L, idx, "repo_type", "model")};
+}
+
 void push_totals(lua_State* L, const hub::TransferTotals& t) {
   lua_createtable(L, 0, 7);
   lua_pushnumber(L, static_cast<double>(t.network_bytes));
@@ -89,8 +95,7 @@ int w_file(lua_State* L) {
   std::string repo = check_string(L, 1);
   std::string filename = check_string(L, 2);
   hub::HubClient c(config_from(L, 3));
-  std::string rev = lua_istable(L, 3) ? field_string(L, 3, "revision", "main") : "main";
-  std::string type = lua_istable(L, 3) ? field_string(L, 3, "repo_type", "model") : "model";
+  auto [rev, type] = revision_and_type(L, 3);
   std::string p = c.file(repo, filename, rev, type);
   lua_pushstring(L, p.c_str());
   push_totals(L, c.totals());
@@ -101,8 +106,7 @@ int w_file(lua_State* L) {
 int w_list_files(lua_State* L) {
   std::string repo = check_string(L, 1);
   hub::HubClient c(config_from(L, 2));
-  std::string rev = lua_istable(L, 2) ? field_string(L, 2, "revision", "main") : "main";
-  std::string type = lua_istable(L, 2) ? field_string(L, 2, "repo_type", "model") : "model";
+  auto [rev, type] = revision_and_type(L, 2);
   auto files = c.list_files(repo, rev, type);
   lua_createtable(L, static_cast<int>(files.size()), 0);
   int i = 1;
@@ -127,8 +131,7 @@ int w_list_files(lua_State* L) {
 int w_repo_info(lua_State* L) {
   std::string repo = check_string(L, 1);
   hub::HubClient c(config_from(L, 2));
-  std::string rev = lua_istable(L, 2) ? field_string(L, 2, "revision", "main") : "main";
-  std::string type = lua_istable(L, 2) ? field_string(L, 2, "repo_type", "model") : "model";
+  auto [rev, type] = revision_and_type(L, 2);
   hub::RepoInfo info = c.repo_info(repo, rev, type);
   lua_createtable(L, 0, 5);
   lua_pushstring(L, info.id.c_str());

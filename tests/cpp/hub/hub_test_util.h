@@ -4,13 +4,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "fake_hub.h"
 #include "hub/config.h"
 
@@ -93,6 +96,19 @@ struct HubFixture {
   std::string storage() const { return cache + "/models--acme--tiny"; }
   std::string main_sha() const { return hub.repo("acme/tiny")->refs.at("main"); }
 };
+
+// The message of the ft::Error `f` throws, or "<no error>".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ft::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // No partial downloads, temp files or sidecars anywhere under blobs/.
 inline bool blobs_clean(const std::string& storage) {

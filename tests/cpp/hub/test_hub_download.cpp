@@ -17,20 +17,6 @@
 using namespace ft::hub;
 using namespace hubtest;
 
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ft::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-}  // namespace
-
 BOOST_FIXTURE_TEST_SUITE(hub_download, HubFixture)
 
 BOOST_AUTO_TEST_CASE(file_cache_layout_matches_huggingface_hub) {
