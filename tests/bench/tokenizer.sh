@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `scripts/bench tokenizer`: encode throughput of fthost's tokenizer against transformers.js on the
 # conformance corpus (same corpus, same machine, same run), single-threaded, and encode_batch scaling
-# with threads. Prints ratios; never fails on speed. Env: FT_BUILD_DIR (default build), BENCH_REPS.
+# with threads. Prints ratios; never fails on speed.
+# Env: FTHOST_BUILD (scripts/bench sets it) or FT_BUILD_DIR (default build); BENCH_REPS (default 5).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${FT_BUILD_DIR:-build}
+build=${FTHOST_BUILD:-${FT_BUILD_DIR:-build}}
 [[ $build == /* ]] || build=$src/$build
 reps=${BENCH_REPS:-5}
 peer=$src/tests/conformance/tokenizers
