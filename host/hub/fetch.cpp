@@ -214,9 +214,23 @@ struct Shared {
   std::atomic<uint64_t> network_bytes{0};
   std::atomic<int> requests{0}, retries{0}, restarts{0};
   int active = 0;
+  // Hashing: bytes [0, hashed) went into `hasher`, in order. A worker whose freshly written bytes
+  // start exactly at `hashed` hashes them from its buffer; the rest is read back from the file by
+  // fetch_blob's loop. Both under hash_mu.
+  BlobHasher* hasher = nullptr;
+  std::mutex hash_mu;
+  std::atomic<uint64_t> hashed{0};
 
   Shared(const FetchJob& j, const HubConfig& c, Progress* p, Progress::File* f, int fd_, bool r)
       : job(j), cfg(c), progress(p), pfile(f), fd(fd_), ranged(r) {}
+
+  void hash_in_order(uint64_t offset, const char* data, size_t n) {
+    if (!hasher) return;
+    std::unique_lock<std::mutex> lk(hash_mu, std::try_to_lock);
+    if (!lk || hashed != offset) return;  // not next in line (or being read back): left to fetch_blob
+    hasher->update(data, n);
+    hashed += n;
+  }
 
   void fail(std::exception_ptr e) {
     std::lock_guard<std::mutex> lk(mu);
@@ -282,6 +296,7 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
         }
         off += static_cast<size_t>(w);
       }
+      s.hash_in_order(unmarked_from, wbuf.data(), wbuf.size());
       if (!wbuf.empty()) s.mark(unmarked_from, unmarked_from + wbuf.size());
       unmarked_from += wbuf.size();
       wbuf.clear();
@@ -442,16 +457,18 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     for (uint64_t x = a; x < b; x += step) s.queue.push_back({x, std::min(b, x + step)});
   }
 
+  BlobHashKind kind = cfg.verify ? hash_kind_for_etag(job.etag) : BlobHashKind::none;
+  BlobHasher hasher(kind, job.size);
+  if (kind != BlobHashKind::none) s.hasher = &hasher;
+
   int nworkers = ranged ? std::min<int>(cfg.range_connections, static_cast<int>(s.queue.size()))
                         : (s.queue.empty() ? 0 : 1);
   s.active = nworkers;
   std::vector<std::thread> threads;
   for (int i = 0; i < nworkers; ++i) threads.emplace_back([&s] { worker(s); });
 
-  // Hash the contiguous prefix as it grows; persist the range list now and then.
-  BlobHashKind kind = cfg.verify ? hash_kind_for_etag(job.etag) : BlobHashKind::none;
-  BlobHasher hasher(kind, job.size);
-  uint64_t hashed = 0;
+  // Hash what the workers could not (resumed bytes, ranges that arrived early) by reading the
+  // contiguous prefix back as it grows; persist the range list now and then.
   std::vector<char> buf(4 << 20);
   auto last_save = std::chrono::steady_clock::now();
   uint64_t saved_total = have.total();
@@ -463,7 +480,7 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     {
       std::unique_lock<std::mutex> lk(s.mu);
       s.cv.wait_for(lk, std::chrono::milliseconds(200),
-                    [&] { return s.active == 0 || s.done.prefix() > hashed + buf.size(); });
+                    [&] { return s.active == 0 || s.done.prefix() > s.hashed + buf.size(); });
       upto = s.done.prefix();
       finished = s.active == 0;
       auto now = std::chrono::steady_clock::now();
@@ -475,16 +492,19 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     }
     if (interrupt_requested()) s.stop = true;
     if (snapshot.total() > 0) save_partial(partial, job, snapshot);
-    while (kind != BlobHashKind::none && hashed < upto && !hash_error) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), upto - hashed));
-      ssize_t r = ::pread(fd, buf.data(), n, static_cast<off_t>(hashed));
+    while (kind != BlobHashKind::none && !hash_error) {
+      std::lock_guard<std::mutex> hl(s.hash_mu);
+      uint64_t at = s.hashed;
+      if (at >= upto) break;
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), upto - at));
+      ssize_t r = ::pread(fd, buf.data(), n, static_cast<off_t>(at));
       if (r <= 0) {
         hash_error = std::make_exception_ptr(
             Error("cannot read back '" + partial + "' to verify it: " + std::strerror(errno)));
         break;
       }
       hasher.update(buf.data(), static_cast<size_t>(r));
-      hashed += static_cast<uint64_t>(r);
+      s.hashed += static_cast<uint64_t>(r);
     }
     if (finished) break;
   }
