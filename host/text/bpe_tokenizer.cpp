@@ -403,9 +403,13 @@ json parse_json(std::string_view text, const std::string& file) {
 }  // namespace
 
 std::shared_ptr<Tokenizer> parse_tokenizer_json(std::string_view json_text, const std::string& file,
-                                                std::string_view config_text,
-                                                const std::string& config_file) {
+                                                std::string_view config_text, const std::string& config_file,
+                                                std::string_view special_map_text,
+                                                const std::string& special_map_file) {
   auto tok = std::make_shared<BpeTokenizer>(parse_json(json_text, file), file);
+  // The map first, so tokenizer_config.json's values win where both name a token.
+  if (!special_map_text.empty())
+    tok->apply_config(parse_json(special_map_text, special_map_file), special_map_file);
   if (!config_text.empty()) tok->apply_config(parse_json(config_text, config_file), config_file);
   return tok;
 }

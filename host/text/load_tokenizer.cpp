@@ -1,6 +1,6 @@
 // load_tokenizer(dir): picks tokenizer.json (byte-level BPE) or tokenizer.model (SentencePiece) in a
-// model folder and adds tokenizer_config.json; a chat_template.jinja file, when present, supplies the
-// chat template newer HF repos keep outside the config.
+// model folder and adds tokenizer_config.json (and special_tokens_map.json for older repos); a
+// chat_template.jinja file, when present, supplies the chat template newer HF repos keep outside it.
 #include "core/error.h"
 #include "core/fs.h"
 #include "text/tokenizer_json.h"
@@ -16,8 +16,10 @@ std::shared_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::string config_text = fs::exists(config_file) ? fs::read_file(config_file) : std::string();
   std::shared_ptr<Tokenizer> tok;
   if (fs::exists(base + "tokenizer.json")) {
+    std::string map_file = base + "special_tokens_map.json";
+    std::string map_text = fs::exists(map_file) ? fs::read_file(map_file) : std::string();
     tok = parse_tokenizer_json(fs::read_file(base + "tokenizer.json"), base + "tokenizer.json", config_text,
-                               config_file);
+                               config_file, map_text, map_file);
   } else if (fs::exists(base + "tokenizer.model")) {
     tok = load_sentencepiece(base + "tokenizer.model", config_text, config_file);
   } else {

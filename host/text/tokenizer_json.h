@@ -12,8 +12,10 @@
 namespace ft::text {
 
 // `file` names the source in error messages. `config_text` may be empty (no tokenizer_config.json).
-std::shared_ptr<Tokenizer> parse_tokenizer_json(std::string_view json_text, const std::string& file,
-                                                std::string_view config_text = {},
-                                                const std::string& config_file = "tokenizer_config.json");
+// special_tokens_map.json (older repos), when given, supplies bos/eos/pad names the config lacks.
+std::shared_ptr<Tokenizer> parse_tokenizer_json(
+    std::string_view json_text, const std::string& file, std::string_view config_text = {},
+    const std::string& config_file = "tokenizer_config.json", std::string_view special_map_text = {},
+    const std::string& special_map_file = "special_tokens_map.json");
 
 }  // namespace ft::text

@@ -5,10 +5,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "text/byte_level.h"
 #include "text/tokenizer_json.h"
 
@@ -304,6 +307,32 @@ BOOST_AUTO_TEST_CASE(malformed_files_give_clear_errors) {
   expect_error(good, {"/m/tokenizer_config.json: eos_token", "\"</s>\" is not a token"},
                R"({"eos_token": "</s>"})");
   expect_error(good, {"/m/tokenizer_config.json", "not valid JSON"}, "{oops");
+}
+
+BOOST_AUTO_TEST_CASE(folder_with_special_tokens_map_and_chat_template_jinja) {
+  std::string dir = "/tmp/fthost-test-tokdir-" + std::to_string(::getpid());
+  ft::fs::remove_all(dir);
+  ft::fs::make_dirs(dir);
+  json j = byte_level_file({}, {});
+  j["added_tokens"] = json::array({{{"id", 256}, {"content", "<s>"}, {"special", true}},
+                                   {{"id", 257}, {"content", "</s>"}, {"special", true}}});
+  ft::fs::write_file_atomic(dir + "/tokenizer.json", j.dump());
+  // Older repos name specials in special_tokens_map.json; tokenizer_config.json wins where both do.
+  ft::fs::write_file_atomic(dir + "/special_tokens_map.json",
+                            R"({"bos_token": {"content": "<s>"}, "eos_token": "<s>", "pad_token": "</s>"})");
+  ft::fs::write_file_atomic(dir + "/tokenizer_config.json", R"({"eos_token": "</s>"})");
+  ft::fs::write_file_atomic(dir + "/chat_template.jinja", "{{ messages }}");
+  auto t = ft::text::load_tokenizer(dir);
+  BOOST_TEST(*t->bos_id == 256);
+  BOOST_TEST(*t->eos_id == 257);
+  BOOST_TEST(*t->pad_id == 257);
+  BOOST_TEST(t->chat_template == "{{ messages }}");
+  ft::fs::write_file_atomic(dir + "/special_tokens_map.json", R"({"bos_token": "<nope>"})");
+  BOOST_CHECK_EXCEPTION(ft::text::load_tokenizer(dir), ft::Error, [](const ft::Error& e) {
+    return std::string(e.what()).find("special_tokens_map.json: bos_token: \"<nope>\" is not a token") !=
+           std::string::npos;
+  });
+  ft::fs::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(missing_folder_is_an_error) {
