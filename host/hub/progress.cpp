@@ -23,6 +23,8 @@ Progress::File* Progress::add_file(const std::string& name, uint64_t total, uint
   f->name = name;
   f->total = total;
   f->done = already;
+  f->base = already;
+  f->start = std::chrono::steady_clock::now();
   total_ += total;
   done_ += already;
   return f;
@@ -88,7 +90,9 @@ void Progress::draw(bool final) {
   for (auto& f : files_) {
     if (f->finished && !final) continue;  // finished files leave the block
     if (lines >= 8) break;
-    out += line_for(f->name, f->done, f->total, 0) + "\n";
+    double fs = std::chrono::duration<double>(std::chrono::steady_clock::now() - f->start).count();
+    double frate = fs > 0 ? static_cast<double>(f->done - f->base) / fs : 0;
+    out += line_for(f->name, f->done, f->total, frate) + "\n";
     ++lines;
   }
   out += line_for("total", done_, total_, rate) + "\n";

@@ -23,6 +23,8 @@ class Progress {
     uint64_t total = 0;
     std::atomic<uint64_t> done{0};
     std::atomic<bool> finished{false};
+    uint64_t base = 0;  // bytes present when the file was added (not part of its rate)
+    std::chrono::steady_clock::time_point start;
   };
 
   // enabled=false records numbers but prints nothing. tty: redraw mode; log_every_s for plain mode.
