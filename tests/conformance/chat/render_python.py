@@ -9,9 +9,11 @@ globals raise_exception and strftime_now. Render arguments default tools/documen
 
 Input: cases JSON [{name, template, context, now?}] (argv[1]). Output (stdout): JSON list of
 {name, text, spans} or {name, error}; spans are UTF-8 byte offsets of {% generation %} output.
+With `--repeat N` (argv[2:]) it times instead: "name<TAB>microseconds per render" per case.
 """
 import json
 import sys
+import time
 from datetime import datetime
 
 from jinja2 import nodes
@@ -59,6 +61,21 @@ def main():
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     tracker = env.extensions[GenerationSpans.identifier]
+    repeat = int(sys.argv[3]) if len(sys.argv) == 4 and sys.argv[2] == "--repeat" else 0
+    if repeat:
+        for case in cases:
+            now = case.get("now")
+            env.globals["strftime_now"] = lambda fmt, now=now: datetime.fromtimestamp(now).strftime(fmt)
+            try:
+                template = env.from_string(case["template"])
+                ctx = {"tools": None, "documents": None, "add_generation_prompt": False, **case["context"]}
+                t0 = time.perf_counter()
+                for _ in range(repeat):
+                    template.render(**ctx)
+                print(f"{case['name']}\t{(time.perf_counter() - t0) / repeat * 1e6}")
+            except Exception:  # noqa: BLE001 - a failing case is reported, not timed
+                print(f"{case['name']}\terror")
+        return
     results = []
     for case in cases:
         now = case.get("now")
