@@ -114,16 +114,7 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const FramePtr& frame) {
       return Flow::Normal;
     case Stmt::K::SetBlock: {
       Value v = Value::string(capture(s.body, frame));
-      if (s.expr) {
-        // The filter chain was parsed with a null innermost subject: apply it from the inside out.
-        std::vector<const Expr*> chain;
-        for (const Expr* f = s.expr.get(); f; f = f->args[0].get()) chain.push_back(f);
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          CallArgs a;
-          eval_call_args(**it, 1, frame, a);
-          v = apply_filter(*this, (*it)->name, v, a, (*it)->line);
-        }
-      }
+      if (s.expr) v = apply_filter_chain(*s.expr, std::move(v), frame);
       assign(s.target, v, frame, s.line);
       return Flow::Normal;
     }
@@ -131,14 +122,7 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const FramePtr& frame) {
       frame->vars.set(s.name, make_macro(s, frame));
       return Flow::Normal;
     case Stmt::K::FilterBlock: {
-      Value v = Value::string(capture(s.body, frame));
-      std::vector<const Expr*> chain;
-      for (const Expr* f = s.expr.get(); f; f = f->args[0].get()) chain.push_back(f);
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-        CallArgs a;
-        eval_call_args(**it, 1, frame, a);
-        v = apply_filter(*this, (*it)->name, v, a, (*it)->line);
-      }
+      const Value v = apply_filter_chain(*s.expr, Value::string(capture(s.body, frame)), frame);
       write(v.to_string(), s.line);
       return Flow::Normal;
     }
@@ -168,6 +152,18 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const FramePtr& frame) {
     }
   }
   return Flow::Normal;
+}
+
+Value Interpreter::apply_filter_chain(const Expr& chain, Value v, const FramePtr& frame) {
+  // The chain was parsed with a null innermost subject: apply it from the inside out.
+  std::vector<const Expr*> filters;
+  for (const Expr* f = &chain; f; f = f->args[0].get()) filters.push_back(f);
+  for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
+    CallArgs a;
+    eval_call_args(**it, 1, frame, a);
+    v = apply_filter(*this, (*it)->name, v, a, (*it)->line);
+  }
+  return v;
 }
 
 List iterate(Interpreter& interp, const Value& v, int line) {

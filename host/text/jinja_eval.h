@@ -68,6 +68,8 @@ class Interpreter {
   bool eval_compare(const std::string& op, const Value& a, const Value& b, int line);
   Value eval_slice(const Value& obj, const Value& start, const Value& stop, const Value& step, int line);
   void eval_call_args(const Expr& e, size_t first, const FramePtr& frame, CallArgs& out);
+  // Applies a `{% filter %}` / `{% set x | filter %}` chain (innermost subject null) to v.
+  Value apply_filter_chain(const Expr& chain, Value v, const FramePtr& frame);
   void write(const std::string& s, int line);
   void count_step(int line);  // enforces max_steps; checks for Ctrl-C now and then
 

@@ -720,11 +720,7 @@ class Parser {
       if (!start_inline) next();
       start_inline = false;
       const int fline = cur().line;
-      std::string name = expect_name("after '|'");
-      while (is_op(".")) {
-        next();
-        name += "." + expect_name("in a filter name");
-      }
+      const std::string name = dotted_name("after '|'");
       if (!has_filter(name)) {
         const std::string near = ft::nearest(name, filter_names());
         fail(fline, "no filter named '" + name + "'",
@@ -741,14 +737,17 @@ class Parser {
     return subject;
   }
 
+  // A filter or test name: `name` or `name.sub` (Jinja allows dotted names).
+  std::string dotted_name(const char* context) {
+    std::string name = expect_name(context);
+    while (skip_op(".")) name += "." + expect_name("after '.' in a filter or test name");
+    return name;
+  }
+
   ExprPtr parse_test(ExprPtr subject) {
     const int line = next().line;  // 'is'
     const bool negated = skip_name("not");
-    std::string name = expect_name("after 'is'");
-    while (is_op(".")) {
-      next();
-      name += "." + expect_name("in a test name");
-    }
+    const std::string name = dotted_name("after 'is'");
     if (!has_test(name)) {
       const std::string near = ft::nearest(name, test_names());
       fail(line, "no test named '" + name + "'",

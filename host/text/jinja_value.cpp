@@ -120,23 +120,20 @@ Value Value::list(List items, bool tuple) {
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
-Value Value::dict(Dict d) {
+Value Value::mapping(Dict d, Kind kind) {
   d.depth = 1;
   for (const auto& kv : d.items) d.depth = std::max(d.depth, kv.second.depth() + 1);
   check_value_depth(d.depth);
   Value v;
-  v.kind_ = Kind::Dict;
+  v.kind_ = kind;
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }
+Value Value::dict(Dict d) {
+  return mapping(std::move(d), Kind::Dict);
+}
 Value Value::namespace_(Dict d) {
-  d.depth = 1;
-  for (const auto& kv : d.items) d.depth = std::max(d.depth, kv.second.depth() + 1);
-  check_value_depth(d.depth);
-  Value v;
-  v.kind_ = Kind::Namespace;
-  v.dict_ = std::make_shared<Dict>(std::move(d));
-  return v;
+  return mapping(std::move(d), Kind::Namespace);
 }
 Value Value::function(std::string name, std::function<Value(Interpreter&, CallArgs&, int)> fn) {
   Value v;

@@ -100,6 +100,8 @@ class Value {
   static Value from_json(const nlohmann::json& j);
 
  private:
+  static Value mapping(Dict d, Kind kind);  // Dict or Namespace, depth checked
+
   Kind kind_ = Kind::Undefined;
   bool tuple_ = false;
   bool b_ = false;
