@@ -124,8 +124,8 @@ class BpeTokenizer final : public Tokenizer {
       return it == root.end() ? null_json : *it;
     };
     normalizer_ = make_normalizer(member("normalizer"), top.field("normalizer"));
-    pre_ = make_pre_tokenizer(member("pre_tokenizer"), top.field("pre_tokenizer"), byte_level_);
-    model_ = std::make_unique<BpeModel>(model, mat, byte_level_.present);
+    pre_ = make_pre_tokenizer(member("pre_tokenizer"), top.field("pre_tokenizer"), pre_info_);
+    model_ = std::make_unique<BpeModel>(model, mat, pre_info_.byte_level.present);
     decoder_ = make_decoder(member("decoder"), top.field("decoder"));
     parse_post_processor(member("post_processor"), top.field("post_processor"), post_);
     max_id_ = model_->max_id();
@@ -333,19 +333,45 @@ class BpeTokenizer final : public Tokenizer {
     split_on_added(seg, true, enc, [&](size_t b, size_t e) { encode_normalized(seg, b, e, enc); });
   }
 
+  // Metaspace: every space becomes the replacement ("▁"), then one is prepended per prepend_scheme
+  // unless the text already starts with it (HF pre_tokenizers/metaspace.rs).
+  Aligned metaspace_rewrite(const Aligned& seg, size_t b, size_t e) const {
+    const MetaspaceInfo& ms = pre_info_.metaspace;
+    AlignedBuilder builder(seg);
+    bool starts_with_space =
+        seg.text[b] == ' ' || seg.text.compare(b, ms.replacement.size(), ms.replacement) == 0;
+    bool prepend =
+        !starts_with_space && (ms.prepend == MetaspaceInfo::Prepend::Always ||
+                               (ms.prepend == MetaspaceInfo::Prepend::First && seg.range(b, e).first == 0));
+    if (prepend) builder.replace(b, b, ms.replacement);
+    size_t run = b;
+    for (size_t i = b; i < e; ++i) {
+      if (seg.text[i] != ' ') continue;
+      builder.copy(run, i);
+      builder.replace(i, i + 1, ms.replacement);
+      run = i + 1;
+    }
+    builder.copy(run, e);
+    return builder.finish();
+  }
+
   // Pre-tokenizes and runs the model over seg.text[b, e).
   void encode_normalized(const Aligned& seg_in, size_t b, size_t e, Encoding& enc) const {
     if (b >= e) return;
     const Aligned* seg = &seg_in;
-    Aligned prefixed;
-    if (byte_level_.add_prefix_space && seg_in.text[b] != ' ') {
+    Aligned rewritten;
+    if (pre_info_.metaspace.present) {
+      rewritten = metaspace_rewrite(seg_in, b, e);
+      seg = &rewritten;
+      b = 0, e = rewritten.text.size();
+    } else if (pre_info_.byte_level.add_prefix_space && seg_in.text[b] != ' ') {
       // ByteLevel(add_prefix_space): the inserted space maps to an empty span at the section start.
       AlignedBuilder builder(seg_in);
       builder.replace(b, b, " ");
       builder.copy(b, e);
-      prefixed = builder.finish();
-      seg = &prefixed;
-      b = 0, e = prefixed.text.size();
+      rewritten = builder.finish();
+      seg = &rewritten;
+      b = 0, e = rewritten.text.size();
     }
     thread_local std::vector<Cut> pieces;
     thread_local std::vector<TokenId> ids;
@@ -365,7 +391,7 @@ class BpeTokenizer final : public Tokenizer {
           while (tb + lead < te && text[tb + lead] == ' ') ++lead;
           while (te - trail > tb + lead && text[te - trail - 1] == ' ') ++trail;
           // HF keeps the space ByteLevel itself added in front of the first token.
-          if (lead == 1 && byte_level_.add_prefix_space && tb == 0) lead = 0;
+          if (lead == 1 && pre_info_.byte_level.add_prefix_space && tb == 0) lead = 0;
           tb += lead, te -= trail;
         }
         Span s = seg->range(tb, te);
@@ -377,7 +403,7 @@ class BpeTokenizer final : public Tokenizer {
 
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_;
-  ByteLevelInfo byte_level_;
+  PreTokenizerInfo pre_info_;
   std::unique_ptr<BpeModel> model_;
   std::unique_ptr<Decoder> decoder_;
   PostProcessor post_;

@@ -132,10 +132,11 @@ Behavior parse_behavior(const json& spec, const JsonAt& at) {
             "one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
-std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, ByteLevelInfo& bl,
+std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, PreTokenizerInfo& info,
                                     bool& split_before) {
   if (spec.is_null()) return nullptr;
   std::string type = json_type(spec, at);
+  ByteLevelInfo& bl = info.byte_level;
   if (bl.present)
     at.fail("a " + type + " pre-tokenizer after ByteLevel is not supported",
             "ByteLevel must be the last pre-tokenizer of a Sequence (as in GPT-2, Qwen2 and Llama 3 files)");
@@ -156,6 +157,31 @@ std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, ByteLeve
     return std::make_unique<PatternSplit>(Pattern(std::make_unique<Regex>(kGpt2Pattern, at.where())),
                                           Behavior::Isolated, false);
   }
+  if (type == "Metaspace") {
+    if (split_before || info.metaspace.present)
+      at.fail("Metaspace after another splitting pre-tokenizer is not supported",
+              "put Metaspace first (as in Llama 2 and Mistral files)");
+    MetaspaceInfo& ms = info.metaspace;
+    ms.present = true;
+    ms.replacement = json_opt_string(spec, "replacement", at, ms.replacement);
+    if (ms.replacement.empty()) at.field("replacement").fail("the replacement cannot be empty");
+    // Older files say add_prefix_space instead of prepend_scheme.
+    std::string scheme = json_opt_string(
+        spec, "prepend_scheme", at, json_opt_bool(spec, "add_prefix_space", at, true) ? "always" : "never");
+    if (scheme == "always")
+      ms.prepend = MetaspaceInfo::Prepend::Always;
+    else if (scheme == "first")
+      ms.prepend = MetaspaceInfo::Prepend::First;
+    else if (scheme == "never")
+      ms.prepend = MetaspaceInfo::Prepend::Never;
+    else
+      at.field("prepend_scheme")
+          .fail("unknown prepend_scheme \"" + scheme + "\"", "one of always, first, never");
+    split_before = true;
+    if (!json_opt_bool(spec, "split", at, true)) return nullptr;
+    json literal = {{"String", ms.replacement}};
+    return std::make_unique<PatternSplit>(Pattern(literal, at), Behavior::MergedWithNext, false);
+  }
   if (type == "Digits") {
     split_before = true;
     bool individual = json_opt_bool(spec, "individual_digits", at, false);
@@ -174,22 +200,21 @@ std::unique_ptr<PreTokenizer> build(const json& spec, const JsonAt& at, ByteLeve
     const json& list = json_array(json_require(spec, "pretokenizers", at), at.field("pretokenizers"));
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto p = build(list[i], at.field("pretokenizers").index(i), bl, split_before);
+      auto p = build(list[i], at.field("pretokenizers").index(i), info, split_before);
       if (p) parts.push_back(std::move(p));
     }
     return std::make_unique<Sequence>(std::move(parts));
   }
-  at.field("type").fail("unsupported pre-tokenizer type \"" + type + "\"",
-                        "supported: Split, ByteLevel, Digits, Whitespace, WhitespaceSplit, Sequence; "
-                        "SentencePiece-style models load from tokenizer.model");
+  at.field("type").fail(
+      "unsupported pre-tokenizer type \"" + type + "\"",
+      "supported: Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit, Sequence");
 }
 
 }  // namespace
 
-std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& spec, const JsonAt& at,
-                                                 ByteLevelInfo& byte_level) {
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& spec, const JsonAt& at, PreTokenizerInfo& info) {
   bool split_before = false;
-  return build(spec, at, byte_level, split_before);
+  return build(spec, at, info, split_before);
 }
 
 }  // namespace ft::text

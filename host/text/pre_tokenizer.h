@@ -1,9 +1,11 @@
 // tokenizer.json "pre_tokenizer": Split (Oniguruma regex or literal, all five behaviors, invert),
-// ByteLevel, Digits, Whitespace, WhitespaceSplit and Sequence. A pre-tokenizer only cuts text into
-// pieces; ByteLevel's byte-to-character mapping is folded into the BPE model (see bpe_model.h).
+// ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit and Sequence. A pre-tokenizer only cuts
+// text into pieces; ByteLevel's byte-to-character mapping is folded into the BPE model (see
+// bpe_model.h) and Metaspace's space replacement is applied by the tokenizer before cutting.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -28,8 +30,22 @@ struct ByteLevelInfo {
   bool trim_offsets = false;      // offsets leave out leading/trailing spaces
 };
 
-// Builds the pre-tokenizer (nullptr when it splits nothing) and reports ByteLevel settings.
-std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& spec, const JsonAt& at,
-                                                 ByteLevelInfo& byte_level);
+// What a Metaspace step asks: spaces become `replacement` ("▁") and, per `prepend`, a replacement is
+// put in front of the text (always; only when the section starts the input; never). The cutting
+// (split = true: before each "▁") is the pre-tokenizer's own.
+struct MetaspaceInfo {
+  enum class Prepend { Always, First, Never };
+  bool present = false;
+  std::string replacement = "\xE2\x96\x81";
+  Prepend prepend = Prepend::Always;
+};
+
+struct PreTokenizerInfo {
+  ByteLevelInfo byte_level;
+  MetaspaceInfo metaspace;
+};
+
+// Builds the pre-tokenizer (nullptr when it splits nothing) and reports what it asks of the pipeline.
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& spec, const JsonAt& at, PreTokenizerInfo& info);
 
 }  // namespace ft::text

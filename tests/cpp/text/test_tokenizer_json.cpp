@@ -64,6 +64,19 @@ void expect_error(const std::string& text, const std::vector<std::string>& parts
   }
 }
 
+// <unk> <s> </s>, <0x00>..<0xFF> (3..258), then ▁=259 h=260 i=261 ▁h=262 ▁hi=263.
+json sentencepiece_vocab() {
+  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "<0x%02X>", b);
+    vocab[name] = 3 + b;
+  }
+  const std::vector<std::string> pieces = {"\xE2\x96\x81", "h", "i", "\xE2\x96\x81h", "\xE2\x96\x81hi"};
+  for (size_t i = 0; i < pieces.size(); ++i) vocab[pieces[i]] = 259 + static_cast<int>(i);
+  return vocab;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(bpe_merges_by_rank_in_both_forms) {
@@ -309,6 +322,43 @@ BOOST_AUTO_TEST_CASE(malformed_files_give_clear_errors) {
   expect_error(good, {"/m/tokenizer_config.json", "not valid JSON"}, "{oops");
 }
 
+BOOST_AUTO_TEST_CASE(metaspace_pre_tokenizer_prepend_schemes) {
+  // Mistral v0.3 style: no normalizer; Metaspace turns spaces into ▁ and prepends one.
+  auto make = [](const char* scheme, bool split) {
+    json j = json::parse(R"({
+      "added_tokens": [{"id": 1, "content": "<s>", "special": true, "normalized": false}],
+      "normalizer": null,
+      "decoder": {"type": "Sequence", "decoders": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first"},
+                  {"type": "ByteFallback"}, {"type": "Fuse"}]},
+      "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true, "merges": [["▁", "h"], ["▁h", "i"]]}})");
+    j["pre_tokenizer"] = {
+        {"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", scheme}, {"split", split}};
+    j["model"]["vocab"] = sentencepiece_vocab();
+    return load(j);
+  };
+  for (bool split : {false, true}) {
+    auto first = make("first", split);
+    BOOST_TEST(ids_of(*first, "hi hi") == std::vector<TokenId>({263, 263}), boost::test_tools::per_element());
+    // After an added token the section does not start the text: no ▁ in front with "first"...
+    BOOST_TEST(ids_of(*first, "<s>hi") == std::vector<TokenId>({1, 260, 261}),
+               boost::test_tools::per_element());
+    // ...but there is with "always".
+    BOOST_TEST(ids_of(*make("always", split), "<s>hi") == std::vector<TokenId>({1, 263}),
+               boost::test_tools::per_element());
+    BOOST_TEST(ids_of(*make("never", split), "hi") == std::vector<TokenId>({260, 261}),
+               boost::test_tools::per_element());
+    auto e = first->encode("hi hi", false);
+    BOOST_TEST(e.offsets[0].first == 0u);
+    BOOST_TEST(e.offsets[0].second == 2u);
+    BOOST_TEST(e.offsets[1].first == 2u);  // "▁hi" stands for " hi"
+    BOOST_TEST(e.offsets[1].second == 5u);
+    BOOST_TEST(first->decode(e.ids, false) == "hi hi");
+  }
+  json bad = json::parse(R"({"pre_tokenizer": {"type": "Metaspace", "prepend_scheme": "sometimes"},
+                             "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
+  expect_error(bad.dump(), {"pre_tokenizer.prepend_scheme", "unknown prepend_scheme \"sometimes\""});
+}
+
 BOOST_AUTO_TEST_CASE(folder_with_special_tokens_map_and_chat_template_jinja) {
   std::string dir = "/tmp/fthost-test-tokdir-" + std::to_string(::getpid());
   ft::fs::remove_all(dir);
@@ -347,14 +397,6 @@ BOOST_AUTO_TEST_CASE(missing_folder_is_an_error) {
 BOOST_AUTO_TEST_CASE(sentencepiece_style_bpe_with_byte_fallback) {
   // The Llama 2 / Mistral tokenizer.json layout: Prepend("▁") + Replace(" ", "▁") normalizers, no
   // pre-tokenizer, BPE over characters with byte fallback, decoders undoing it all.
-  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
-  for (int b = 0; b < 256; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof(name), "<0x%02X>", b);
-    vocab[name] = 3 + b;
-  }
-  const std::vector<std::string> pieces = {"\xE2\x96\x81", "h", "i", "\xE2\x96\x81h", "\xE2\x96\x81hi"};
-  for (size_t i = 0; i < pieces.size(); ++i) vocab[pieces[i]] = 259 + static_cast<int>(i);
   json j = json::parse(R"({
     "added_tokens": [{"id": 1, "content": "<s>", "special": true, "normalized": false}],
     "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
@@ -366,7 +408,7 @@ BOOST_AUTO_TEST_CASE(sentencepiece_style_bpe_with_byte_fallback) {
                 {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
     "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
               "merges": [["▁", "h"], ["▁h", "i"]]}})");
-  j["model"]["vocab"] = vocab;
+  j["model"]["vocab"] = sentencepiece_vocab();
   auto t = load(j);
   std::string text = "hi \xE4\xB8\xAD";  // "hi 中": 中 is not in the vocab -> its three UTF-8 bytes
   auto e = t->encode(text, true);
