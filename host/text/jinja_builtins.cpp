@@ -278,9 +278,11 @@ Value attr_path(Interpreter& in, const Value& obj, const std::string& path, int 
   while (start <= path.size()) {
     const size_t dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool numeric =
-        !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    cur = get_item(cur, numeric ? Value::integer(std::stoll(part)) : Value::string(part), in, line);
+    // Jinja turns all-digit parts into integer indexes ("messages.0.role").
+    const bool numeric = !part.empty() && part.size() <= 18 &&
+                         std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    cur = get_item(cur, numeric ? Value::integer(std::strtoll(part.c_str(), nullptr, 10)) : Value::string(part), in,
+                   line);
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
