@@ -34,8 +34,9 @@ bool starts_segment(char32_t c) {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class == 0;
 }
 
-// NFC quick check: below U+0300 (before the combining marks), CJK Unified Ideographs and Hangul
-// syllables every character is canonically stable, so text made only of them is already NFC.
+// NFC quick check: a character below U+0300 (before the combining marks), or one that starts a
+// segment and has no decomposition at all, is left alone by NFC, so text made only of such
+// characters is already NFC.
 bool surely_nfc(std::string_view s) {
   char32_t cp = 0;
   for (size_t i = 0; i < s.size();) {
@@ -45,7 +46,10 @@ bool surely_nfc(std::string_view s) {
     }
     size_t len = utf8::decode(s, i, &cp);
     if (!len) return false;
-    if (!(cp < 0x300 || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7A3))) return false;
+    if (cp >= 0x300 &&
+        !(starts_segment(cp) &&
+          utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->decomp_seqindex == UINT16_MAX))
+      return false;
     i += len;
   }
   return true;
