@@ -115,17 +115,4 @@ HttpResponse HttpSession::request(const std::string& method, const Url& url, con
   return out;
 }
 
-HttpResponse HttpSession::post_json(const Url& url, const HeaderMap& headers, const std::string& body) {
-  httplib::Client& c = client_for(url);
-  auto res = c.Post(url.target, to_httplib(headers), body, "application/json");
-  if (!res) {
-    clients_.erase(url.origin());
-    throw_network(res.error(), url);
-  }
-  HttpResponse out;
-  copy_headers(res.value(), out);
-  out.body = res->body;
-  return out;
-}
-
 }  // namespace ft::hub

@@ -59,8 +59,6 @@ class HttpSession {
   HttpResponse request(const std::string& method, const Url& url, const HeaderMap& headers,
                        const HeadersFn& on_headers = nullptr, const BodyFn& on_body = nullptr,
                        size_t body_cap = 64u << 20);
-  // POST with a JSON body (API calls).
-  HttpResponse post_json(const Url& url, const HeaderMap& headers, const std::string& body);
   void drop_connections();
 
  private:

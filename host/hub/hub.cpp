@@ -133,7 +133,7 @@ std::string HubClient::resolve_url(const std::string& repo_id, const std::string
 }
 
 // A GET on the JSON API with retries on network errors, 429 and 5xx. Returns the last answer.
-HttpResponse HubClient::api_get(const std::string& url_text, const std::string& what) {
+HttpResponse HubClient::api_get(const std::string& url_text) {
   HttpSession http(cfg_.etag_timeout_s, cfg_.etag_timeout_s);
   Url url = parse_url(url_text);
   int net_failures = 0;
@@ -150,7 +150,6 @@ HttpResponse HubClient::api_get(const std::string& url_text, const std::string& 
       if (++net_failures > kMetadataNetworkRetries) throw;
       if (!sleep_cancellable(retry_delay_s(cfg_, net_failures, nullptr))) check_interrupt();
     }
-    (void)what;
   }
 }
 
@@ -323,7 +322,7 @@ RepoInfo HubClient::repo_info(const std::string& repo_id, const std::string& rev
                               const std::string& repo_type) {
   std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/revision/" +
                     quote(revision, "");
-  HttpResponse r = api_get(url, "repo info");
+  HttpResponse r = api_get(url);
   if (r.status != 200) throw_http_error(r, repo_id, revision, "", cfg_);
   RepoInfo info;
   try {
@@ -348,7 +347,7 @@ std::vector<RepoFile> HubClient::list_files(const std::string& repo_id, const st
   std::string url = cfg_.endpoint + "/api/" + repo_type_plural(repo_type) + "/" + repo_id + "/tree/" +
                     quote(revision, "") + "?recursive=true&expand=false";
   for (int page = 0; !url.empty(); ++page) {
-    HttpResponse r = api_get(url, "file list");
+    HttpResponse r = api_get(url);
     if (r.status != 200) throw_http_error(r, repo_id, revision, "", cfg_);
     try {
       for (auto& e : nlohmann::json::parse(r.body)) {

@@ -78,12 +78,11 @@ class HubClient {
   TransferTotals totals() const;
 
  private:
-  struct Ctx;
   std::string file_impl(const std::string& repo_id, const std::string& filename, const std::string& revision,
                         const std::string& repo_type, const RepoFile* known, Progress* progress);
   std::string file_from_cache(const RepoCache& cache, const std::string& filename,
                               const std::string& revision, const std::string& why);
-  HttpResponse api_get(const std::string& url_text, const std::string& what);
+  HttpResponse api_get(const std::string& url_text);
   HeaderMap headers_for(const Url& url) const;
   std::string resolve_url(const std::string& repo_id, const std::string& repo_type,
                           const std::string& revision, const std::string& filename) const;

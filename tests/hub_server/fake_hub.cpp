@@ -494,12 +494,7 @@ void FakeHub::handle_api(const httplib::Request& req, httplib::Response& res, co
     return e;
   };
   if (kind.empty() || kind == "revision") {
-    if (r.gated && !auth_ok(r, req, res)) {
-      // The real Hub serves model info of gated repos; only files are refused.
-      res.status = 200;
-      res.headers.erase("X-Error-Code");
-      res.headers.erase("X-Error-Message");
-    }
+    // The real Hub serves the info of gated repos to anyone; only files are refused.
     nlohmann::json sib = nlohmann::json::array();
     for (auto& f : c->files) sib.push_back({{"rfilename", f.path}});
     nlohmann::json j = {{"_id", "fake" + c->sha.substr(0, 8)},

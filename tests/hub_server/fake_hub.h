@@ -101,7 +101,6 @@ class FakeHub {
   void enable_control();
 
  private:
-  struct Resolved;
   void handle_main(const httplib::Request& req, httplib::Response& res);
   void handle_cdn(const httplib::Request& req, httplib::Response& res);
   void handle_api(const httplib::Request& req, httplib::Response& res, const std::string& path);
