@@ -85,6 +85,31 @@ T.test("errors: bad options, bad arguments, missing and malformed files", functi
   T.raises(function() tokenizer.load(dir) end, "tokenizer.json: model.merges[0]: merge part \"b\" is not in the vocab")
 end)
 
+T.test("apply_chat: renders the tokenizer's template, tokenizes without doubling specials", function()
+  local tok = tokenizer.load(DIR)
+  local messages = { { role = "user", content = "hello" }, { role = "assistant", content = "world" } }
+  local text = tok:apply_chat(messages, { add_generation_prompt = true })
+  T.eq(text, "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\nworld<|im_end|>\n<|im_start|>assistant\n")
+  local ids = tok:apply_chat(messages, { tokenize = true })
+  T.eq(ids, tok:encode("<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\nworld<|im_end|>\n",
+    { add_special = false }))
+  -- A template with {% generation %} gives the assistant mask over tokens.
+  local tpl = "{% for m in messages %}{{ m.role }}:{% if m.role == 'assistant' %}{% generation %}"
+    .. "{{ m.content }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}"
+  local out, spans = tok:apply_chat(messages, { template = tpl })
+  T.eq(out, "user:hello|assistant:world|")
+  T.eq(spans, { { 22, 26 } })
+  local ids2, mask = tok:apply_chat(messages, { template = tpl, tokenize = true })
+  T.eq(#mask, #ids2)
+  local masked = {}
+  for i, id in ipairs(ids2) do
+    if mask[i] == 1 then masked[#masked + 1] = id end
+  end
+  T.eq(tok:decode(masked), "world")
+  T.raises(function() tok:apply_chat(messages, { template = "nope" }) end, "no chat template named 'nope'")
+  T.raises(function() tokenizer.bytes():apply_chat(messages) end, "this tokenizer has no chat template")
+end)
+
 T.test("sentencepiece: tokenizer.model loads inside fthost (next to LibTorch's protobuf)", function()
   local tok = tokenizer.load("tests/data/tokenizers/tiny-sp")
   T.eq(tok.kind, "sentencepiece")
