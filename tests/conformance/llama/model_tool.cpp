@@ -42,6 +42,11 @@ int main(int argc, char** argv) try {
   o.seed = static_cast<uint64_t>(geti("seed", 0));
   o.init_std = std::stod(get("init_std", "0.02"));
   if (kv.count("rope_theta")) o.rope_theta = std::stod(kv["rope_theta"]);
+  if (kv.count("llama3_factor")) {  // llama3 rope scaling with a short original context
+    o.rope_scaling.type = "llama3";
+    o.rope_scaling.factor = std::stod(kv["llama3_factor"]);
+    o.rope_scaling.original_max_position_embeddings = geti("llama3_original_max", 64);
+  }
   const int threads = static_cast<int>(geti("threads", 0));
   if (threads > 0) {
     at::set_num_threads(threads);
