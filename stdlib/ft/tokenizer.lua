@@ -153,16 +153,19 @@ local chat_spec = {
   tokenize = { type = "boolean", default = false, doc = "return ids (encoded without adding specials)" },
   template = { type = "string", aliases = { "chat_template" },
     doc = "a named template of tokenizer_config.json, or a template source" },
-  vars = { type = "table", doc = "extra template variables (e.g. { enable_thinking = false })" },
+  kwargs = { type = "table", aliases = { "chat_template_kwargs", "template_kwargs", "vars" },
+    doc = "extra template variables (e.g. { enable_thinking = false })" },
+  now = { type = "integer", doc = "Unix time strftime_now() uses instead of the clock" },
 }
 
---- Renders a conversation with the tokenizer's chat template (transformers' apply_chat_template).
---- Returns the text and the byte spans of the template's {% generation %} blocks; with
---- tokenize = true, the ids (encoded with add_special = false, so BOS is not doubled) and a per-token
---- assistant mask (1 inside {% generation %} blocks), nil when the template has no such blocks.
+--- Renders a conversation with the tokenizer's chat template (transformers' apply_chat_template,
+--- through ft.chat.apply with this tokenizer's bos/eos/pad tokens). Returns the text and the byte spans
+--- of the template's {% generation %} blocks; with tokenize = true, the ids (encoded with
+--- add_special = false, so BOS is not doubled) and a per-token assistant mask (1 for tokens that
+--- overlap a {% generation %} block), nil when the template has no such blocks.
 ---@param messages table[] { {role = "user", content = "..."}, ... }
 ---@param opts? {add_generation_prompt?:boolean, tools?:table, documents?:table, tokenize?:boolean,
----  template?:string, vars?:table}
+---  template?:string, kwargs?:table, now?:integer}
 ---@return string|integer[] text_or_ids
 ---@return table|nil spans_or_mask
 function Tokenizer:apply_chat(messages, opts)
@@ -179,16 +182,12 @@ function Tokenizer:apply_chat(messages, opts)
     error("Tokenizer:apply_chat: this tokenizer has no chat template (tokenizer_config.json has no chat_template);"
       .. " pass one as opts.template", 2)
   end
-  local context = {}
-  for k, v in pairs(o.vars or {}) do context[k] = v end
-  context.messages = messages
-  context.tools = o.tools
-  context.documents = o.documents
-  context.add_generation_prompt = o.add_generation_prompt
-  context.bos_token = self.bos_token
-  context.eos_token = self.eos_token
-  context.pad_token = self.pad_token
-  local text, spans = require("_ft.chat").render(source, context)
+  local kwargs = { pad_token = self.pad_token }
+  for k, v in pairs(o.kwargs or {}) do kwargs[k] = v end
+  local text, spans = require("ft.chat").apply(source, messages, {
+    add_generation_prompt = o.add_generation_prompt, tools = o.tools, documents = o.documents,
+    bos_token = self.bos_token, eos_token = self.eos_token, kwargs = kwargs, now = o.now,
+  })
   if not o.tokenize then return text, spans end
   local ids, offsets = self._t:encode(text, false, true)
   if not spans or #spans == 0 then return ids, nil end

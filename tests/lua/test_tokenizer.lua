@@ -106,6 +106,10 @@ T.test("apply_chat: renders the tokenizer's template, tokenizes without doubling
     if mask[i] == 1 then masked[#masked + 1] = id end
   end
   T.eq(tok:decode(masked), "world")
+  -- Extra variables reach the template; the tokenizer's own special tokens are defined.
+  T.eq(tok:apply_chat(messages, { template = "{{ greeting }}|{{ eos_token }}|{{ pad_token }}",
+    kwargs = { greeting = "hey" } }), "hey|<|im_end|>|<|endoftext|>")
+  T.raises(function() tok:apply_chat(messages, { chat_template_kwargs = {} }) end, "(did you mean 'kwargs'?)")
   T.raises(function() tok:apply_chat(messages, { template = "nope" }) end, "no chat template named 'nope'")
   T.raises(function() tokenizer.bytes():apply_chat(messages) end, "this tokenizer has no chat template")
 end)
