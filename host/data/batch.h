@@ -1,0 +1,57 @@
+// Batching for training: a deterministic, rank-aware sampler (epoch-seeded permutation; every rank
+// takes its own slice of each global batch) and right-padded collation into flat int64 buffers.
+// The sampler is a pure function of (seed, epoch, batch index): resuming needs only the position.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/format.h"
+
+namespace ft::data {
+
+struct SamplerOptions {
+  int64_t batch_size = 8;  // per rank (micro-batch)
+  uint64_t seed = 0;
+  bool shuffle = true;
+  int rank = 0, world_size = 1;
+};
+
+class Sampler {
+ public:
+  Sampler(int64_t num_examples, const SamplerOptions& opt);
+  // Global micro-batches per epoch (a last partial global batch is dropped; fewer examples than one
+  // global batch is an error).
+  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  // Example indices of this rank's part of micro-batch `index` counted from the start of training
+  // (epoch = index / batches_per_epoch).
+  std::vector<int64_t> batch(int64_t index) const;
+  // The permutation of an epoch (identity without shuffle).
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  int64_t n_, batches_per_epoch_;
+  SamplerOptions opt_;
+  mutable int64_t cached_epoch_ = -1;
+  mutable std::vector<int64_t> cached_order_;
+};
+
+struct Batch {
+  int64_t rows = 0, cols = 0;
+  std::vector<int64_t> input_ids, labels, attention_mask;  // [rows * cols], right padded
+  std::vector<int64_t> segment_ids;  // packed batches only (padding gets segment 0)
+  int64_t label_tokens = 0;                                // labels that take part in the loss
+};
+
+// Right-pads the examples to the longest one (pad id in input_ids, -100 in labels, 0 in the mask).
+Batch collate(const std::vector<const Example*>& examples, int64_t pad_id);
+
+// Packs examples (in order, greedily) into rows of at most max_len tokens. Each sample keeps its own
+// segment id; the first label of every sample is ignored, so no token is predicted across a sample
+// boundary and the loss equals the unpacked loss (examples longer than max_len are an error).
+std::vector<Example> pack(const std::vector<Example>& examples, int64_t max_len);
+
+// Order-independent 64-bit mixer (splitmix64), the RNG behind the sampler.
+uint64_t splitmix64(uint64_t& state);
+
+}  // namespace ft::data

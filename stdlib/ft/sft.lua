@@ -1,0 +1,245 @@
+--- Supervised fine-tuning: ft.sft{...} returns a run that trains a model on rows of text,
+--- prompt/completion or chat messages (full fine-tuning, or LoRA after m:lora{...}).
+---
+---   local run = ft.sft{ model = m, data = rows, epochs = 1, batch_size = 8, lr = 2e-4, output = "runs/sft" }
+---   run:train()          -- resumes from runs/sft/latest when a checkpoint is there
+---   run:step(10)         -- or a few steps at a time (REPL); run.global_step, run.loss, run.lr are readable
+---   print(run:evaluate().loss)
+---
+--- Checkpoints go to <output>/checkpoint-<step> (written to a temp folder, fsynced, renamed; then the
+--- <output>/latest pointer), metrics to <output>/metrics.jsonl. Ctrl-C or SIGTERM during train() saves a
+--- checkpoint and stops with an error that says where it is.
+--- run.global_step (steps done), run.loss, run.lr are readable after every step.
+local native = require "_ft.train"
+local options = require "ft.options"
+local data = require "ft.data"
+require "ft.lora"
+
+local M = {}
+
+local spec = {
+  model = { required = true, doc = "an ft.Model (ft.new / ft.load)" },
+  data = { type = "table", required = true, aliases = { "train_dataset", "dataset" },
+    doc = "an ft.data Dataset or a list of rows" },
+  eval_data = { type = "table", aliases = { "eval_dataset" } },
+  epochs = { type = "integer", default = 1, min = 1, aliases = { "num_train_epochs" } },
+  max_steps = { type = "integer", default = -1, doc = "> 0: stop after this many optimizer steps (overrides epochs)" },
+  batch_size = { type = "integer", default = 8, min = 1,
+    aliases = { "per_device_train_batch_size", "train_batch_size", "micro_batch_size" } },
+  grad_accum = { type = "integer", default = 1, min = 1, aliases = { "gradient_accumulation_steps" } },
+  lr = { type = "number", default = 2e-4, min = 0, aliases = { "learning_rate" } },
+  warmup = { type = "number", default = 0, min = 0, aliases = { "warmup_steps", "warmup_ratio" },
+    doc = "steps (>= 1) or a fraction of all steps (< 1)" },
+  schedule = { type = "string", default = "linear", one_of = { "constant", "linear", "cosine" },
+    aliases = { "lr_scheduler_type", "scheduler" } },
+  min_lr_ratio = { type = "number", default = 0, min = 0, max = 1 },
+  max_len = { type = "integer", default = 1024, min = 2, aliases = { "max_seq_length", "max_length", "seq_len" } },
+  packing = { type = "boolean", default = false,
+    doc = "pack samples into rows of max_len (positions restart, no attention across samples)" },
+  train_on_inputs = { type = "boolean", default = false, doc = "false: loss on completions / assistant turns only" },
+  add_eos = { type = "boolean", default = true },
+  truncation = { type = "boolean", default = true, doc = "false: an over-long sample is an error (or a skip)" },
+  skip_bad_rows = { type = "boolean", default = false, doc = "count and skip rows that cannot be formatted" },
+  optimizer = { type = "string", default = "adamw", one_of = { "adamw", "adamw_fused", "adamw_torch" }, aliases = { "optim" } },
+  weight_decay = { type = "number", default = 0.0, min = 0 },
+  beta1 = { type = "number", default = 0.9, aliases = { "adam_beta1" } },
+  beta2 = { type = "number", default = 0.999, aliases = { "adam_beta2" } },
+  eps = { type = "number", default = 1e-8, aliases = { "adam_epsilon" } },
+  max_grad_norm = { type = "number", default = 1.0, doc = "<= 0: no clipping" },
+  seed = { type = "integer", default = 42, min = 0, doc = "drives shuffling and dropout" },
+  shuffle = { type = "boolean", default = true },
+  output = { type = "string", aliases = { "output_dir" }, doc = "checkpoints and metrics.jsonl; nil: none" },
+  save_steps = { type = "integer", default = 0, min = 0, doc = "checkpoint every N steps (0: only at the end)" },
+  save_total_limit = { type = "integer", default = 2, doc = "checkpoints kept (<= 0: all)" },
+  resume = { type = "boolean", default = true, aliases = { "resume_from_checkpoint" },
+    doc = "continue from <output>/latest when present" },
+  logging_steps = { type = "integer", default = 10, min = 1 },
+  eval_steps = { type = "integer", default = 0, min = 0, doc = "evaluate every N steps (0: only when asked)" },
+  log = { type = "boolean", default = true, doc = "print the progress line" },
+  on_step = { type = "callable" },
+  on_log = { type = "callable" },
+  on_eval = { type = "callable" },
+  on_save = { type = "callable" },
+  rank = { type = "integer", default = 0, min = 0 },
+  world_size = { type = "integer", default = 1, min = 1 },
+}
+
+---@class ft.SftRun
+---@field global_step integer optimizer steps done (a field named `step` would hide the method run:step(n))
+---@field total_steps integer
+---@field loss number|nil loss of the last step
+---@field lr number learning rate of the last step (before any: of the first)
+---@field model ft.Model
+local Run = {}
+Run.__index = Run
+Run.__name = "SftRun"
+
+local function json_line(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    local s
+    if type(v) == "number" then
+      if v ~= v or v == math.huge or v == -math.huge then s = "null"
+      elseif v == math.floor(v) and math.abs(v) < 2 ^ 53 then s = string.format("%d", v)
+      else s = string.format("%.9g", v) end
+    elseif type(v) == "boolean" then s = tostring(v)
+    else s = string.format("%q", tostring(v)) end
+    parts[#parts + 1] = string.format("%q:%s", k, s)
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+local function fmt_time(s)
+  if s >= 3600 then return string.format("%dh%02dm", math.floor(s / 3600), math.floor((s % 3600) / 60)) end
+  if s >= 60 then return string.format("%dm%02ds", math.floor(s / 60), math.floor(s % 60)) end
+  return string.format("%ds", math.floor(s))
+end
+
+--- Creates a training run (tokenizes the data; resumes from <output>/latest when present).
+---@param opts table see the option list in stdlib/ft/sft.lua (TRL names are recognised and mapped)
+---@return ft.SftRun
+function M.sft(opts)
+  local o = options.check("ft.sft", opts, spec)
+  local m = o.model
+  if type(m) ~= "table" or not m._m then error("ft.sft: 'model' must be an ft.Model (from ft.new or ft.load)", 2) end
+  local ds = data.as_dataset(o.data)
+  local eval = o.eval_data and data.as_dataset(o.eval_data) or nil
+  local topts = {
+    batch_size = o.batch_size, grad_accum = o.grad_accum, epochs = o.epochs, max_steps = o.max_steps,
+    lr = o.lr, schedule = o.schedule, min_lr_ratio = o.min_lr_ratio,
+    warmup_steps = o.warmup >= 1 and math.floor(o.warmup) or 0, warmup_ratio = o.warmup < 1 and o.warmup or 0,
+    max_grad_norm = o.max_grad_norm, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps,
+    weight_decay = o.weight_decay, optimizer = o.optimizer, seed = o.seed, shuffle = o.shuffle,
+    rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
+    packing = o.packing,
+  }
+  local fopts = { max_len = o.max_len, train_on_inputs = o.train_on_inputs, add_eos = o.add_eos,
+    truncation = o.truncation, skip_bad_rows = o.skip_bad_rows }
+  local t, skipped, truncated = native.trainer(m._m, ds.rows, ds.origins, eval and eval.rows, eval and eval.origins,
+    fopts, topts)
+  local run = setmetatable({ model = m, _t = t, _o = o, skipped = skipped, truncated = truncated,
+    examples = ds.n - skipped }, Run)
+  if o.output and o.resume then
+    local at = t:resume()
+    if at > 0 then print(string.format("ft.sft: resumed from %s/checkpoint-%d", o.output, at)) end
+  end
+  run:_refresh()
+  return run
+end
+
+function Run:_refresh()
+  local info = self._t:info()
+  self.global_step, self.total_steps, self.steps_per_epoch = info.step, info.total_steps, info.steps_per_epoch
+  if not self.loss then self.lr = info.lr end
+end
+
+function Run:__tostring()
+  return string.format("SftRun(step %d/%d, loss %s, lr %.3g)", self.global_step, self.total_steps,
+    self.loss and string.format("%.4f", self.loss) or "-", self.lr)
+end
+
+function Run:_metrics(rec)
+  if not self._o.output then return end
+  if not self._made_output then
+    os.execute(string.format("mkdir -p %q", self._o.output))
+    self._made_output = true
+  end
+  local f = assert(io.open(self._o.output .. "/metrics.jsonl", "a"))
+  f:write(json_line(rec), "\n")
+  f:close()
+end
+
+function Run:_after(s)
+  local o = self._o
+  self.loss, self.lr = s.loss, s.lr
+  self:_refresh()
+  self._window = self._window or { loss = 0, n = 0, tokens = 0, seconds = 0 }
+  local w = self._window
+  w.loss, w.n, w.tokens, w.seconds = w.loss + s.loss, w.n + 1, w.tokens + s.tokens, w.seconds + s.seconds
+  self._elapsed = (self._elapsed or 0) + s.seconds
+  if o.on_step then o.on_step(self, s) end
+  if self.global_step % o.logging_steps == 0 or self.global_step == self.total_steps then
+    local rec = { step = self.global_step, loss = w.loss / w.n, lr = s.lr, grad_norm = s.grad_norm, epoch = s.epoch,
+      tokens_per_s = w.tokens / math.max(w.seconds, 1e-9) }
+    local eta = (self.total_steps - self.global_step) * (self._elapsed / math.max(1, self._steps_here or 1))
+    if o.log then
+      print(string.format("step %d/%d | loss %.4f | lr %.3e | %.0f tok/s | eta %s", self.global_step, self.total_steps,
+        rec.loss, rec.lr, rec.tokens_per_s, fmt_time(eta)))
+    end
+    self:_metrics(rec)
+    if o.on_log then o.on_log(self, rec) end
+    self._window = nil
+  end
+  if o.eval_data and o.eval_steps > 0 and self.global_step % o.eval_steps == 0 then self:evaluate() end
+  if o.output and o.save_steps > 0 and self.global_step % o.save_steps == 0 and self.global_step < self.total_steps then
+    self:save()
+  end
+end
+
+--- Runs up to n optimizer steps (default 1); returns the loss of the last one.
+---@param n? integer
+---@return number|nil loss
+function Run:step(n)
+  for _ = 1, n or 1 do
+    if self.global_step >= self.total_steps then break end
+    local s = self._t:step()
+    self._steps_here = (self._steps_here or 0) + 1
+    self:_after(s)
+    if native.interrupt_requested() then error("interrupted", 0) end
+  end
+  return self.loss
+end
+
+--- Trains to the end (epochs or max_steps), saving checkpoints as configured and at the end.
+---@return ft.SftRun self
+function Run:train()
+  native.install_sigterm()
+  local ok, err = pcall(function()
+    while self.global_step < self.total_steps do self:step(1) end
+  end)
+  if not ok then
+    local msg = tostring(err)
+    if msg:match("interrupted") or native.interrupt_requested() then
+      native.clear_interrupt()
+      self:_refresh()
+      if self._o.output then
+        local dir = self:save()
+        error(string.format("ft.sft: interrupted at step %d; checkpoint saved to %s (run again to resume)",
+          self.global_step, dir), 0)
+      end
+      error(string.format("ft.sft: interrupted at step %d (no output folder, nothing saved)", self.global_step), 0)
+    end
+    error(err, 0)
+  end
+  if self._o.output then self:save() end
+  return self
+end
+
+--- Loss and perplexity on eval_data (no gradients); also logged to metrics.jsonl.
+---@return {loss:number, perplexity:number, label_tokens:integer}
+function Run:evaluate()
+  local e = self._t:evaluate()
+  self.eval_loss = e.loss
+  if self._o.log then
+    print(string.format("eval @ step %d | loss %.4f | perplexity %.3f", self.global_step, e.loss, e.perplexity))
+  end
+  self:_metrics({ step = self.global_step, eval_loss = e.loss, eval_perplexity = e.perplexity })
+  if self._o.on_eval then self._o.on_eval(self, e) end
+  return e
+end
+
+--- Writes a checkpoint now (<output>/checkpoint-<step>, then the latest pointer); returns its folder.
+---@return string dir
+function Run:save()
+  local dir = self._t:save()
+  if self._o.on_save then self._o.on_save(self, dir) end
+  return dir
+end
+
+M.Run = Run
+-- ft.sft{...} works whether init.lua maps ft.sft to this function or to the module.
+return setmetatable(M, { __call = function(_, opts) return M.sft(opts) end })
