@@ -92,6 +92,18 @@ int w_new(lua_State* L) {
   o.rms_norm_eps = field_number(L, 1, "rms_norm_eps", o.rms_norm_eps);
   o.init_std = field_number(L, 1, "init_std", o.init_std);
   o.seed = static_cast<uint64_t>(field_integer(L, 1, "seed", 0));
+  lua_getfield(L, 1, "rope_scaling");
+  if (lua_istable(L, -1)) {
+    const int t = lua_gettop(L);
+    auto& r = o.rope_scaling;
+    r.type = field_string(L, t, "rope_type", "llama3");
+    r.factor = field_number(L, t, "factor", r.factor);
+    r.low_freq_factor = field_number(L, t, "low_freq_factor", r.low_freq_factor);
+    r.high_freq_factor = field_number(L, t, "high_freq_factor", r.high_freq_factor);
+    r.original_max_position_embeddings =
+        field_integer(L, t, "original_max_position_embeddings", r.original_max_position_embeddings);
+  }
+  lua_pop(L, 1);
   push_object(L, Model::create(o));
   return 1;
 }

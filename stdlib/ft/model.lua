@@ -51,21 +51,43 @@ local new_spec = {
     doc = "default: heads (no grouped-query attention)" },
   vocab = { type = "integer", min = 1, aliases = { "vocab_size" },
     doc = "default 259: the byte tokenizer (bytes + <bos> <eos> <pad>); >= 259 keeps the byte tokenizer" },
-  intermediate = { type = "integer", min = 1, aliases = { "intermediate_size", "ffn_dim" }, doc = "default 4 * hidden" },
+  intermediate = { type = "integer", min = 1, aliases = { "intermediate_size", "ffn_dim" },
+    doc = "default 4 * hidden" },
   head_dim = { type = "integer", min = 2, doc = "default hidden / heads" },
   tie = { type = "boolean", aliases = { "tie_word_embeddings" }, doc = "default true for qwen2, false otherwise" },
   max_positions = { type = "integer", default = 4096, min = 1, aliases = { "max_position_embeddings" } },
   rope_theta = { type = "number", min = 0, doc = "default 1e6 (qwen2) or 1e4" },
+  rope_scaling = { type = "table", doc = "{rope_type = \"llama3\", factor, low_freq_factor, high_freq_factor, " ..
+    "original_max_position_embeddings} as in config.json" },
   rms_norm_eps = { type = "number", default = 1e-6, min = 0 },
   init_std = { type = "number", default = 0.02, min = 0, aliases = { "initializer_range" },
-    doc = "weights ~ N(0, init_std); biases too, norm weights 1 + N(0, init_std)" },
+    doc = "weights and biases ~ N(0, init_std), norm weights 1 + N(0, init_std)" },
   seed = { type = "integer", default = 0, min = 0, doc = "the same seed gives the same weights" },
   dtype = { type = "string", default = "f32", one_of = dtypes },
   device = { type = "string", default = "cpu" },
 }
 
+---@class ft.NewOptions
+---@field arch? string "qwen2" | "llama" | "mistral"
+---@field hidden? integer
+---@field layers? integer
+---@field heads? integer
+---@field kv_heads? integer
+---@field vocab? integer
+---@field intermediate? integer
+---@field head_dim? integer
+---@field tie? boolean
+---@field max_positions? integer
+---@field rope_theta? number
+---@field rope_scaling? table
+---@field rms_norm_eps? number
+---@field init_std? number
+---@field seed? integer
+---@field dtype? string
+---@field device? string
+
 --- A tiny randomly initialised model (deterministic for a seed) with the built-in byte tokenizer.
----@param opts? {arch?:string, hidden?:integer, layers?:integer, heads?:integer, kv_heads?:integer, vocab?:integer, intermediate?:integer, head_dim?:integer, tie?:boolean, max_positions?:integer, rope_theta?:number, rms_norm_eps?:number, init_std?:number, seed?:integer, dtype?:string, device?:string}
+---@param opts? ft.NewOptions
 ---@return ft.Model
 function M.new(opts)
   local o = options.check("ft.new", opts, new_spec)
@@ -107,7 +129,7 @@ end
 
 -- ---- methods ----------------------------------------------------------------------------------------
 
-local function as_ids(fname, ids)
+local function as_ids(ids)
   if type(ids) == "table" and type(ids[1]) == "number" then return { ids } end
   return ids
 end
@@ -123,7 +145,7 @@ function Model:forward(ids, opts)
     position_ids = { type = "Tensor|table" },
     segment_ids = { type = "Tensor|table", doc = "packed sequences: attention stays inside a segment" },
   })
-  return self._m:forward(as_ids("Model:forward", ids), o.attention_mask, o.position_ids, o.segment_ids)
+  return self._m:forward(as_ids(ids), o.attention_mask, o.position_ids, o.segment_ids)
 end
 
 local generate_spec = {
@@ -144,12 +166,27 @@ local generate_spec = {
   details = { type = "boolean", default = false, doc = "also return {ids, finish_reason} per prompt" },
 }
 
+---@class ft.GenerateOptions
+---@field max_new_tokens? integer default 64
+---@field temperature? number default 1.0; 0 = greedy
+---@field top_k? integer
+---@field top_p? number
+---@field min_p? number
+---@field repetition_penalty? number
+---@field eos_ids? integer[]
+---@field stop? string|string[]
+---@field seed? integer
+---@field stream? fun(seq:integer, id:integer, piece:string):boolean?
+---@field skip_special_tokens? boolean
+---@field add_special_tokens? boolean
+---@field details? boolean
+
 --- Generates continuations with a KV cache. `prompt` is a string, a list of strings (one batch, left
 --- padded), a list of token ids, or a list of such lists. Returns the text (a string for one prompt, a
 --- list for a batch) and, with details = true, a second value: a list of {ids, finish_reason}
 --- ("eos", "stop", "length", "callback").
 ---@param prompt string|string[]|integer[]|integer[][]
----@param opts? {max_new_tokens?:integer, temperature?:number, top_k?:integer, top_p?:number, min_p?:number, repetition_penalty?:number, eos_ids?:integer[], stop?:string|string[], seed?:integer, stream?:function, skip_special_tokens?:boolean, add_special_tokens?:boolean, details?:boolean}
+---@param opts? ft.GenerateOptions
 ---@return string|string[] text
 ---@return table? details
 function Model:generate(prompt, opts)

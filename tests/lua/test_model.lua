@@ -114,6 +114,15 @@ T.test("to() changes dtype; export_gguf writes a GGUF file", function()
   os.execute("rm -rf '" .. dir .. "'")
 end)
 
+T.test("llama3 rope scaling reaches config.json", function()
+  local m = tiny { arch = "llama",
+    rope_scaling = { rope_type = "llama3", factor = 8, original_max_position_embeddings = 64 } }
+  T.eq(m.config.rope_scaling.rope_type, "llama3")
+  T.eq(m.config.rope_scaling.factor, 8)
+  T.eq(m.config.rope_scaling.original_max_position_embeddings, 64)
+  T.raises(function() tiny { rope_scaling = { rope_type = "yarn" } } end, "rope_scaling type 'yarn' is not supported")
+end)
+
 T.test("option errors name the nearest valid key", function()
   T.raises(function() model.new { hiden = 64 } end, "unknown option 'hiden' (did you mean 'hidden'?)")
   T.raises(function() model.new { num_attention_heads = 4 } end, "did you mean 'heads'?")
