@@ -417,7 +417,7 @@ class BpeTokenizer final : public Tokenizer {
 json parse_json(std::string_view text, const std::string& file) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers like 1E999
     // nlohmann reports "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
     std::string what = e.what();
     size_t at = what.find("] ");

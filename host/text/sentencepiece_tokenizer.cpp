@@ -282,7 +282,7 @@ std::shared_ptr<Tokenizer> load_sentencepiece(const std::string& model_file, con
     json cfg;
     try {
       cfg = json::parse(config_text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for numbers like 1E999
       throw Error(config_file + ": not valid JSON: " + e.what());
     }
     tok->apply_config(cfg, config_file);

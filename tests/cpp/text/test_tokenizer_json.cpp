@@ -277,6 +277,7 @@ BOOST_AUTO_TEST_CASE(malformed_files_give_clear_errors) {
   std::string good = byte_level_file({"ab"}, {{"a", "b"}}).dump();
   expect_error("{\"model\": ", {"/m/tokenizer.json", "not valid JSON", "line 1"});
   expect_error("[1, 2]", {"/m/tokenizer.json", "expected a JSON object, found an array"});
+  expect_error("{\"model\": 82E500}", {"/m/tokenizer.json", "not valid JSON", "number overflow"});
   expect_error("{}", {"/m/tokenizer.json: model", "missing required field"});
   json j = json::parse(good);
   j["model"]["merges"][0] = {"a", "q"};
