@@ -146,6 +146,11 @@ std::string adopt_partial(const FetchJob& job, RangeSet& have) {
           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
         partials.push_back(dir + "/" + n);
       if (n == etag + suffix) partials.push_back(dir + "/" + n);
+      // A range-list temp file left by a run killed between its write and its rename.
+      const std::string stale = ".ranges.tmp";
+      if (n.compare(0, etag.size() + 1, etag + ".") == 0 && n.size() > stale.size() &&
+          n.compare(n.size() - stale.size(), stale.size(), stale) == 0)
+        ::unlink((dir + "/" + n).c_str());
     }
     ::closedir(d);
   }
