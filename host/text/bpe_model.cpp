@@ -20,6 +20,7 @@ std::string hex_byte_token(uint8_t b) {
 
 BpeModel::BpeModel(const json& spec, const JsonAt& at, bool byte_level)
     : byte_level_(byte_level), cache_(new CacheShard[kCacheShards]) {
+  for (size_t i = 0; i < kCacheShards; ++i) cache_[i].slots.resize(kCacheSlots);
   byte_ids_.fill(-1);
   ignore_merges_ = json_opt_bool(spec, "ignore_merges", at, false);
   byte_fallback_ = json_opt_bool(spec, "byte_fallback", at, false);
@@ -231,31 +232,35 @@ void BpeModel::merge_word(std::string_view word, std::vector<Piece>& out) const 
 
 void BpeModel::encode(std::string_view word, std::vector<TokenId>& ids, std::vector<uint32_t>& lens) const {
   if (word.empty()) return;
+  auto emit = [&](const std::vector<Piece>& pieces) {
+    for (const Piece& p : pieces) {
+      ids.push_back(p.id);
+      lens.push_back(p.len);
+    }
+  };
   thread_local std::vector<Piece> pieces;
   pieces.clear();
-  bool cacheable = word.size() <= kCacheMaxWord;
-  CacheShard* shard = nullptr;
-  uint64_t hash = 0;
-  bool hit = false;
-  if (cacheable) {
-    hash = std::hash<std::string_view>()(word);
-    shard = &cache_[(hash >> 7) % kCacheShards];
-    std::lock_guard<std::mutex> lock(shard->mu);
-    auto it = shard->map.find(hash);
-    if (it != shard->map.end() && it->second.word == word) pieces = it->second.pieces, hit = true;
-  }
-  if (!hit) {
+  if (word.size() > kCacheMaxWord) {
     merge_word(word, pieces);
-    if (cacheable) {
-      std::lock_guard<std::mutex> lock(shard->mu);
-      if (shard->map.size() >= kCacheShardEntries) shard->map.clear();
-      shard->map[hash] = CacheEntry{std::string(word), pieces};
+    emit(pieces);
+    return;
+  }
+  uint64_t hash = std::hash<std::string_view>()(word);
+  CacheShard& shard = cache_[(hash >> 32) % kCacheShards];
+  CacheSlot& slot = shard.slots[hash & (kCacheSlots - 1)];
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (slot.hash == hash && slot.word == word) {
+      emit(slot.pieces);
+      return;
     }
   }
-  for (const Piece& p : pieces) {
-    ids.push_back(p.id);
-    lens.push_back(p.len);
-  }
+  merge_word(word, pieces);
+  emit(pieces);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  slot.hash = hash;
+  slot.word.assign(word);
+  slot.pieces = pieces;
 }
 
 }  // namespace ft::text

@@ -59,15 +59,17 @@ class BpeModel {
   std::array<TokenId, 256> byte_ids_;                       // single bytes (byte-level) or <0xXX>
   std::unordered_map<uint64_t, Merge> merges_;
 
-  // Word cache: most text repeats a small set of words. Sharded so threads rarely contend.
-  static constexpr size_t kCacheShards = 64, kCacheShardEntries = 4096, kCacheMaxWord = 128;
-  struct CacheEntry {
+  // Word cache: most text repeats a small set of words. Direct-mapped slots (a word's hash picks its
+  // shard and slot; a newer word overwrites an older one), sharded so threads rarely contend.
+  static constexpr size_t kCacheShards = 64, kCacheSlots = 2048, kCacheMaxWord = 128;
+  struct CacheSlot {
+    uint64_t hash = 0;
     std::string word;
     std::vector<Piece> pieces;
   };
   struct CacheShard {
     std::mutex mu;
-    std::unordered_map<uint64_t, CacheEntry> map;  // keyed by the word's hash; the word confirms a hit
+    std::vector<CacheSlot> slots;
   };
   mutable std::unique_ptr<CacheShard[]> cache_;
 };
