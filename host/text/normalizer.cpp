@@ -26,12 +26,30 @@ std::string utf8proc_apply(std::string_view s, int options) {
   return r;
 }
 
-// A character no composition can attach to its predecessor: combining class 0 and outside the blocks
-// holding the few class-0 characters that compose as second parts (Indic vowel signs, Hangul jamo...).
+// Characters of combining class 0 that canonical composition can still attach to the character
+// before them (Hangul vowels and trailing consonants, some Indic and Brahmi vowel signs): the non-first
+// class-0 parts of canonical decompositions, computed once from utf8proc's own tables.
+const std::vector<bool>& composes_as_second() {
+  static const std::vector<bool> set = [] {
+    std::vector<bool> out(0x110000, false);
+    utf8proc_int32_t buf[8];
+    for (utf8proc_int32_t c = 0xA0; c < 0x110000; ++c) {
+      if (c >= 0xD800 && c < 0xE000) continue;
+      auto n =
+          utf8proc_decompose_char(c, buf, 8, static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), nullptr);
+      for (utf8proc_ssize_t k = 1; k < n && k < 8; ++k)
+        if (utf8proc_get_property(buf[k])->combining_class == 0) out[static_cast<size_t>(buf[k])] = true;
+    }
+    return out;
+  }();
+  return set;
+}
+
+// A character no composition can attach to its predecessor: class 0 and not a composition second.
 bool starts_segment(char32_t c) {
   if (c < 0x80) return true;
-  if ((c >= 0x0900 && c < 0x2000) || (c >= 0x11000 && c < 0x12000)) return false;
-  return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class == 0;
+  return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class == 0 &&
+         !composes_as_second()[c];
 }
 
 // NFC quick check: a character below U+0300 (before the combining marks), or one that starts a
