@@ -80,20 +80,24 @@ class UnicodeForm final : public Normalizer {
     bool ascii = true;
     for (char c : s.text) ascii &= static_cast<unsigned char>(c) < 0x80;
     if (ascii) return;
-    if (options_ == (UTF8PROC_STABLE | UTF8PROC_COMPOSE) && surely_nfc(s.text)) return;
-    std::string whole = utf8proc_apply(s.text, options_);
-    if (whole == s.text) return;
+    const bool nfc = options_ == (UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (nfc && surely_nfc(s.text)) return;
+    // Segment by segment; for NFC, segments that pass the quick check are kept without utf8proc.
     AlignedBuilder b(s);
+    bool changed = false;
     size_t seg = 0;
     char32_t cp = 0;
     auto flush = [&](size_t end) {
       if (end == seg) return;
       std::string_view piece(s.text.data() + seg, end - seg);
-      std::string n = utf8proc_apply(piece, options_);
-      if (n == piece)
+      std::string n;
+      if (!(nfc && surely_nfc(piece))) n = utf8proc_apply(piece, options_);
+      if (n.empty() || n == piece) {
         b.copy(seg, end);
-      else
+      } else {
         b.replace(seg, end, n);
+        changed = true;
+      }
       seg = end;
     };
     for (size_t i = 0; i < s.text.size();) {
@@ -103,7 +107,7 @@ class UnicodeForm final : public Normalizer {
       i += len;
     }
     flush(s.text.size());
-    s = b.finish();
+    if (changed) s = b.finish();
   }
 
  private:
