@@ -2,6 +2,7 @@
 // validated by stdlib/ft/model.lua; this file only moves values between Lua and C++.
 #include <nlohmann/json.hpp>
 
+#include "lua_json.h"
 #include "lua_util.h"
 #include "model/model.h"
 #include "wrap_tensor.h"
@@ -12,44 +13,6 @@ namespace ft::lua {
 namespace {
 
 using ft::model::Model;
-
-void push_json(lua_State* L, const nlohmann::json& j) {
-  switch (j.type()) {
-    case nlohmann::json::value_t::null:
-      lua_pushnil(L);
-      break;
-    case nlohmann::json::value_t::boolean:
-      lua_pushboolean(L, j.get<bool>());
-      break;
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float:
-      lua_pushnumber(L, j.get<double>());
-      break;
-    case nlohmann::json::value_t::string:
-      lua_pushstring(L, j.get<std::string>().c_str());
-      break;
-    case nlohmann::json::value_t::array: {
-      lua_createtable(L, static_cast<int>(j.size()), 0);
-      int i = 1;
-      for (const auto& e : j) {
-        push_json(L, e);
-        lua_rawseti(L, -2, i++);
-      }
-      break;
-    }
-    case nlohmann::json::value_t::object: {
-      lua_createtable(L, 0, static_cast<int>(j.size()));
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        push_json(L, it.value());
-        lua_setfield(L, -2, it.key().c_str());
-      }
-      break;
-    }
-    default:
-      lua_pushnil(L);
-  }
-}
 
 std::vector<text::TokenId> check_ids(lua_State* L, int idx, int arg) {
   std::vector<text::TokenId> out;
@@ -285,7 +248,7 @@ int w_config(lua_State* L) {
   Model& m = check_ref<Model>(L, 1);
   ft::model::ModelConfig c = m.config();
   c.dtype = ft::model::dtype_to_hf(m.dtype());
-  push_json(L, ft::model::config_to_json(c));
+  push_json_value(L, ft::model::config_to_json(c));
   return 1;
 }
 

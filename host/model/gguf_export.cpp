@@ -144,16 +144,17 @@ void Model::export_gguf(const std::string& path, io::GgufType type) {
       source_dir.empty() ? "fthost-" + c.arch : source_dir.substr(source_dir.find_last_of('/') + 1);
   w.add_string("general.name", name.empty() ? c.arch : name);
   w.add_u32("general.file_type", file_type_code(type));
-  w.add_u32(arch + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
-  w.add_u32(arch + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
-  w.add_u32(arch + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
-  w.add_u32(arch + ".block_count", static_cast<uint32_t>(c.num_hidden_layers));
-  w.add_u32(arch + ".feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
-  w.add_u32(arch + ".attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
-  w.add_u32(arch + ".attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
-  w.add_u32(arch + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
-  w.add_u32(arch + ".attention.value_length", static_cast<uint32_t>(c.head_dim));
-  w.add_u32(arch + ".rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+  const std::pair<const char*, int64_t> hparams[] = {{"vocab_size", c.vocab_size},
+                                                     {"context_length", c.max_position_embeddings},
+                                                     {"embedding_length", c.hidden_size},
+                                                     {"block_count", c.num_hidden_layers},
+                                                     {"feed_forward_length", c.intermediate_size},
+                                                     {"attention.head_count", c.num_attention_heads},
+                                                     {"attention.head_count_kv", c.num_key_value_heads},
+                                                     {"attention.key_length", c.head_dim},
+                                                     {"attention.value_length", c.head_dim},
+                                                     {"rope.dimension_count", c.head_dim}};
+  for (const auto& [key, value] : hparams) w.add_u32(arch + "." + key, static_cast<uint32_t>(value));
   w.add_f32(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.add_f32(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
 

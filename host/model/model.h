@@ -28,7 +28,7 @@ struct NewModelOptions {
   int64_t head_dim = 0;      // 0: hidden / heads
   std::optional<bool> tie;   // default: true for qwen2 (like Qwen2.5 <= 3B), false otherwise
   int64_t max_positions = 4096;
-  double rope_theta = 0;  // 0: the arch default (qwen2 1e6, llama/mistral 1e4)
+  double rope_theta = 0;     // 0: the arch default (qwen2 1e6, llama/mistral 1e4)
   RopeScaling rope_scaling;  // type "default" (none) or "llama3"
   double rms_norm_eps = 1e-6;
   double init_std = 0.02;  // weights ~ N(0, init_std), like HF initializer_range

@@ -89,7 +89,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     auto kr = G > 1 ? k.repeat_interleave(G, 1) : k;
     auto vr = G > 1 ? v.repeat_interleave(G, 1) : v;
     const bool causal = ctx.plain_causal && !sliding && k.size(2) == T;
-    out = at::scaled_dot_product_attention(q, kr, vr, causal ? at::Tensor() : mask, 0.0, causal);
+    const c10::optional<at::Tensor> attn_mask = causal ? c10::nullopt : c10::optional<at::Tensor>(mask);
+    out = at::scaled_dot_product_attention(q, kr, vr, attn_mask, 0.0, causal);
   } else {
     out = attention_math(q, k, v, mask);
   }
@@ -248,7 +249,7 @@ at::Tensor CausalLMImpl::hidden_states(const ForwardInput& in) {
 }
 
 at::Tensor CausalLMImpl::logits(const at::Tensor& hidden) {
-  return lm_head ? lm_head(hidden) : at::linear(hidden, model->embed_tokens->weight);
+  return lm_head ? lm_head(hidden) : linear_forward(hidden, model->embed_tokens->weight, at::Tensor());
 }
 
 at::Tensor CausalLMImpl::forward(const ForwardInput& in) {
