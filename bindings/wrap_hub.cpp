@@ -151,7 +151,7 @@ int w_repo_info(lua_State* L) {
   return 1;
 }
 
-// cache_info(cache_dir?) -> { {repo_id=, repo_type=, path=, size=, blobs=, incomplete_bytes=,
+// cache_info(cache_dir?) -> { {repo_id=, repo_type=, path=, size_on_disk=, blobs=, incomplete_bytes=,
 // revisions={...}}, ... }
 int w_cache_info(lua_State* L) {
   std::string dir = opt_string(L, 1, hub::HubConfig::from_env().cache_dir);
@@ -167,7 +167,7 @@ int w_cache_info(lua_State* L) {
     lua_pushstring(L, r.path.c_str());
     lua_setfield(L, -2, "path");
     lua_pushnumber(L, static_cast<double>(r.size_on_disk));
-    lua_setfield(L, -2, "size");
+    lua_setfield(L, -2, "size_on_disk");
     lua_pushnumber(L, static_cast<double>(r.nb_blobs));
     lua_setfield(L, -2, "blobs");
     lua_pushnumber(L, static_cast<double>(r.incomplete_bytes));

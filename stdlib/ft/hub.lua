@@ -26,7 +26,7 @@ local M = {}
 ---@field repo_id string
 ---@field repo_type string
 ---@field path string
----@field size number bytes of complete blobs
+---@field size_on_disk number bytes of complete blobs (as huggingface_hub's CachedRepoInfo)
 ---@field blobs number
 ---@field incomplete_bytes number partial downloads waiting to be resumed
 ---@field revisions {commit:string, refs:string[], files:string[]}[]

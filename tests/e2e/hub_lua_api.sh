@@ -37,8 +37,16 @@ for _, rev in ipairs(info[1].revisions) do
   end
 end
 -- config.json differs between v1.0 and main; every other cached file is a distinct blob once.
-eq(info[1].size, total, "cache size equals the bytes of the cached files")
+eq(info[1].size_on_disk, total, "cache size equals the bytes of the cached files")
 eq(#info[1].revisions, 2, "two revisions cached")
+
+local files = ft.hub.list_files("acme/tiny")
+local big
+for _, f in ipairs(files) do if f.path == "weights/big.bin" then big = f end end
+eq(#files, 7, "list_files count")
+eq(big.size, 3 * 1024 * 1024 + 12345, "list_files size")
+eq(#big.lfs, 64, "list_files lfs sha256")
+eq(dir:sub(-40), ft.hub.repo_info("acme/tiny").sha, "repo_info sha is the snapshot commit")
 
 local ok, err = pcall(ft.hub.download, "acme/tiny", { inclde = { "*.json" } })
 eq(ok, false, "unknown option fails")
