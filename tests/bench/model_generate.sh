@@ -4,10 +4,10 @@
 # intermediate 2048, vocab 32000, tied), exported by fthost to an f32 GGUF, greedy, 16-token prompts,
 # 64 new tokens, batch 1 and batch 8, the same thread count for both. Prints tokens/s and the ratio;
 # never fails on speed. Goal: fthost >= 0.5x llama.cpp at f32.
-# Env: FT_BUILD_DIR (default build), BENCH_THREADS (default nproc), BENCH_NEW_TOKENS (default 64).
+# Env: FTHOST_BUILD or FT_BUILD_DIR (default build), BENCH_THREADS (default nproc), BENCH_NEW_TOKENS (default 64).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${FT_BUILD_DIR:-build}
+build=${FTHOST_BUILD:-${FT_BUILD_DIR:-build}}
 [[ $build == /* ]] || build=$src/$build
 threads=${BENCH_THREADS:-$(nproc)}
 n=${BENCH_NEW_TOKENS:-64}
