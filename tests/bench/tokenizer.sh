@@ -7,7 +7,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FTHOST_BUILD:-${FT_BUILD_DIR:-build}}
 [[ $build == /* ]] || build=$src/$build
-reps=${BENCH_REPS:-5}
+reps=${BENCH_REPS:-5}  # passes per measurement; the fastest counts
 peer=$src/tests/conformance/tokenizers
 tool=$build/tests/conformance/tokenizers/tok_tool
 if [[ ! -x $tool ]]; then
@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 node "$peer/gen_corpus.mjs" "$work/corpus.json" 20241121 6000 >/dev/null
 cores=$(nproc)
 threads=(1 2 4 8)
-echo "corpus: 6006 strings (tests/conformance/tokenizers/gen_corpus.mjs, seed 20241121); $cores cores; $reps timed passes"
+echo "corpus: 6006 strings (tests/conformance/tokenizers/gen_corpus.mjs, seed 20241121); $cores cores; fastest of $reps passes each"
 for model in tokenizer-qwen2_5 tokenizer-llama3; do
   dir=$peer/node_modules/@lenml/$model/models
   js=$(cd "$peer" && node bench.mjs "$dir" "$work/corpus.json" "$reps")

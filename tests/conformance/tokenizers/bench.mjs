@@ -1,5 +1,6 @@
-// transformers.js side of `scripts/bench tokenizer`: seconds per encode pass over the corpus, after
-// one warm-up pass (so both sides run with warm caches). Usage: node bench.mjs <dir> <corpus.json> <reps>
+// transformers.js side of `scripts/bench tokenizer`: seconds of the fastest of <reps> encode passes over
+// the corpus, after one warm-up pass (so both sides run with warm caches).
+// Usage: node bench.mjs <dir> <corpus.json> <reps>
 import fs from 'fs';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 
@@ -11,7 +12,11 @@ const texts = JSON.parse(fs.readFileSync(corpusFile, 'utf8')).map((b) => utf8.de
 let tokens = 0;
 for (const t of texts) tokens += tokenizer.encode(t).length;
 const reps = Number(repsArg);
-const t0 = process.hrtime.bigint();
-for (let r = 0; r < reps; ++r) for (const t of texts) tokenizer.encode(t);
-const seconds = Number(process.hrtime.bigint() - t0) / 1e9 / reps;
+// The fastest pass, as fthost's side reports it.
+let seconds = Infinity;
+for (let r = 0; r < reps; ++r) {
+  const t0 = process.hrtime.bigint();
+  for (const t of texts) tokenizer.encode(t);
+  seconds = Math.min(seconds, Number(process.hrtime.bigint() - t0) / 1e9);
+}
 console.log(JSON.stringify({ tokens, single_s: seconds }));
