@@ -90,9 +90,9 @@ void parse_rope(const json& r, const std::string& field, const std::string& sour
                   r.dump());
     return;
   }
-  throw Error(
-      where + ": rope type '" + type + "' is not supported (supported: default, llama3)",
-      "linear/dynamic/yarn/longrope scaling are not implemented; remove rope_scaling to use plain RoPE");
+  throw Error(where + ": rope type '" + type + "' is not supported (supported: default, llama3)",
+              "fthost computes plain and llama3 RoPE (no linear/dynamic/yarn/longrope); "
+              "remove rope_scaling for plain RoPE");
 }
 
 }  // namespace
