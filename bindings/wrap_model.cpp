@@ -6,6 +6,7 @@
 #include "lua_util.h"
 #include "model/model.h"
 #include "wrap_tensor.h"
+#include "wrap_text.h"
 
 FT_LUA_DECLARE_TYPE(ft::model::Model, "Model")
 
@@ -283,6 +284,17 @@ int w_decode(lua_State* L) {
   return 1;
 }
 
+// m:tokenizer_handle() -> the model's Tokenizer userdata (nil when it has none); stdlib wraps it as m.tokenizer
+int w_tokenizer(lua_State* L) {
+  Model& m = check_ref<Model>(L, 1);
+  if (!m.tokenizer) {
+    lua_pushnil(L);
+    return 1;
+  }
+  push_tokenizer(L, m.tokenizer);
+  return 1;
+}
+
 const Reg kMethods[] = {{"forward", w_forward},
                         {"generate", w_generate},
                         {"save", w_save},
@@ -295,6 +307,7 @@ const Reg kMethods[] = {{"forward", w_forward},
                         {"info", w_info},
                         {"encode", w_encode},
                         {"decode", w_decode},
+                        {"tokenizer_handle", w_tokenizer},
                         {nullptr, nullptr}};
 const Reg kFuncs[] = {{"new", w_new}, {"load", w_load}, {nullptr, nullptr}};
 

@@ -29,6 +29,8 @@ function Model:_refresh()
   rawset(self, "dtype", info.dtype)
   rawset(self, "device", info.device)
   rawset(self, "tokenizer_kind", info.tokenizer)
+  local tok = self._m:tokenizer_handle()
+  rawset(self, "tokenizer", tok and require("ft.tokenizer").wrap(tok) or nil)
 end
 
 function Model:__tostring()

@@ -135,4 +135,16 @@ T.test("option errors name the nearest valid key", function()
   T.raises(function() m:forward({ 256, 600 }) end, "token id 600 is outside the vocabulary [0, 512)")
 end)
 
+T.test("m.tokenizer is the model's tokenizer, for new and loaded models", function()
+  local m = ft.new { hidden = 32, layers = 1, heads = 2, seed = 3 }
+  T.eq(m.tokenizer.kind, "bytes")
+  T.eq(m.tokenizer.vocab_size, 259)
+  T.eq(m.tokenizer:encode("hi", { add_special = false }), m:encode("hi", false))
+  local dir = T.tmpdir("model-tok")
+  m:save(dir)
+  local m2 = ft.load(dir)
+  T.eq(m2.tokenizer.kind, "bytes")
+  T.eq(m2.tokenizer:decode(m2.tokenizer:encode("abc", { add_special = false })), "abc")
+end)
+
 T.done()
