@@ -54,6 +54,8 @@ local spec = {
   resume = { type = "boolean", default = true, aliases = { "resume_from_checkpoint" },
     doc = "continue from <output>/latest when present" },
   logging_steps = { type = "integer", default = 10, min = 1 },
+  max_bad_steps = { type = "integer", default = 5, min = 1,
+    doc = "stop after this many steps in a row with NaN/inf gradients (each such step is skipped and counted)" },
   eval_steps = { type = "integer", default = 0, min = 0, doc = "evaluate every N steps (0: only when asked)" },
   log = { type = "boolean", default = true, doc = "print the progress line" },
   on_step = { type = "callable" },
@@ -157,6 +159,18 @@ function Run:_after(s)
   local o = self._o
   self.loss, self.lr = s.loss, s.lr
   self:_refresh()
+  -- The native step skips the update when the gradient norm is NaN/inf; count and stop on a streak.
+  if s.grad_norm ~= s.grad_norm or s.grad_norm == math.huge then
+    self.skipped_steps = (self.skipped_steps or 0) + 1
+    self._bad_in_row = (self._bad_in_row or 0) + 1
+    if o.log then print(string.format("step %d: NaN/inf gradients (loss %s), update skipped", self.global_step, s.loss)) end
+    if self._bad_in_row >= o.max_bad_steps then
+      error(string.format("ft.sft: %d steps in a row had NaN/inf gradients (last loss %s at step %d); stopping." ..
+        "\nhint: lower lr, raise warmup, or check the data for broken rows", self._bad_in_row, s.loss, self.global_step), 0)
+    end
+  else
+    self._bad_in_row = 0
+  end
   self._window = self._window or { loss = 0, n = 0, tokens = 0, seconds = 0 }
   local w = self._window
   w.loss, w.n, w.tokens, w.seconds = w.loss + s.loss, w.n + 1, w.tokens + s.tokens, w.seconds + s.seconds

@@ -138,6 +138,16 @@ T.test("ft.sft: loss falls, fields, metrics.jsonl, checkpoint and resume", funct
   T.ok((m3:forward(ids) - want):abs():max():item() < 1e-4)
 end)
 
+T.test("ft.sft: NaN/inf steps are skipped, counted, and a streak stops the run", function()
+  local train = tasks.addition{ digits = 1, train = 16, test = 1, seed = 2 }
+  local run = sft{ model = tiny(4), data = train, max_steps = 20, batch_size = 8, lr = 1e30, schedule = "constant",
+    max_grad_norm = 0, max_bad_steps = 3, log = false }
+  local err = T.raises(function() run:train() end, "3 steps in a row had NaN/inf gradients")
+  T.ok(err:find("hint: lower lr", 1, true), err)
+  T.eq(run.skipped_steps, 3)
+  T.ok(run.global_step < 20)
+end)
+
 T.test("ft.tasks.addition: disjoint deterministic splits", function()
   local a, b = tasks.addition{ digits = 2, train = 500, test = 50, seed = 4 }
   local a2 = tasks.addition{ digits = 2, train = 500, test = 50, seed = 4 }
