@@ -3,7 +3,6 @@
 --
 --   fthost examples/quickstart.lua [--seed=1] [--output=runs/quickstart]
 local ft = require "ft"
-require "ft.lora" -- adds m:lora, m:merge, m:save_adapter to models
 
 local seed = ft.args.seed or 1
 local out = ft.args.output or "runs/quickstart"

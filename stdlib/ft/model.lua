@@ -290,4 +290,7 @@ function Model:encode(text, add_special) return self._m:encode(text, add_special
 function Model:decode(ids, skip_special) return self._m:decode(ids, skip_special ~= false) end
 
 M.Model = Model
+-- ft.lora adds m:lora, m:merge, m:save_adapter... to Model and requires this module: register it first.
+package.loaded["ft.model"] = M
+require "ft.lora"
 return M
