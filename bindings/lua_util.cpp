@@ -232,6 +232,32 @@ bool field_boolean(lua_State* L, int idx, const char* key, bool dflt) {
   return b;
 }
 
+std::vector<std::string> field_string_list(lua_State* L, int idx, const char* key) {
+  std::vector<std::string> out;
+  if (lua_type(L, idx) != LUA_TTABLE) return out;
+  lua_getfield(L, idx, key);
+  if (lua_istable(L, -1)) {
+    size_t n = lua_objlen(L, -1);
+    for (size_t i = 1; i <= n; ++i) {
+      lua_rawgeti(L, -1, static_cast<int>(i));
+      if (!lua_isstring(L, -1)) {
+        lua_pop(L, 2);
+        throw ArgError(idx, std::string("field '") + key + "' must be a list of strings");
+      }
+      out.emplace_back(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  } else if (lua_isstring(L, -1)) {
+    out.emplace_back(lua_tostring(L, -1));
+  } else if (!lua_isnil(L, -1)) {
+    std::string got = type_name(L, -1);
+    lua_pop(L, 1);
+    throw ArgError(idx, std::string("field '") + key + "': string or list of strings expected, got " + got);
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
 // ---- userdata ----------------------------------------------------------------------------------
 bool is_type(lua_State* L, int idx, const char* reg) {
   if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return false;

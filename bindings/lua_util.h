@@ -88,6 +88,8 @@ std::string field_string(lua_State* L, int idx, const char* key, const std::stri
 double field_number(lua_State* L, int idx, const char* key, double dflt);
 int64_t field_integer(lua_State* L, int idx, const char* key, int64_t dflt);
 bool field_boolean(lua_State* L, int idx, const char* key, bool dflt);
+// A field holding a string or a list of strings ({} when absent).
+std::vector<std::string> field_string_list(lua_State* L, int idx, const char* key);
 
 // ---- userdata: shared_ptr-owned objects, one metatable per type ---------------------------------
 // Specialise with FT_LUA_DECLARE_TYPE(T, "Name") in a header; the metatable is registry["ft.Name"].

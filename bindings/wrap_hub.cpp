@@ -10,27 +10,6 @@
 namespace ft::lua {
 namespace {
 
-std::vector<std::string> field_strings(lua_State* L, int idx, const char* key) {
-  std::vector<std::string> out;
-  lua_getfield(L, idx, key);
-  if (lua_istable(L, -1)) {
-    size_t n = lua_objlen(L, -1);
-    for (size_t i = 1; i <= n; ++i) {
-      lua_rawgeti(L, -1, static_cast<int>(i));
-      if (!lua_isstring(L, -1)) {
-        lua_pop(L, 2);
-        throw ArgError(idx, std::string("field '") + key + "' must be a list of strings");
-      }
-      out.emplace_back(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  } else if (lua_isstring(L, -1)) {
-    out.emplace_back(lua_tostring(L, -1));
-  }
-  lua_pop(L, 1);
-  return out;
-}
-
 // Environment settings plus the overrides present in the options table at idx.
 hub::HubConfig config_from(lua_State* L, int idx) {
   hub::HubConfig c = hub::HubConfig::from_env();
@@ -81,8 +60,8 @@ int w_snapshot(lua_State* L) {
   if (lua_istable(L, 2)) {
     o.revision = field_string(L, 2, "revision", o.revision);
     o.repo_type = field_string(L, 2, "repo_type", o.repo_type);
-    o.include = field_strings(L, 2, "include");
-    o.exclude = field_strings(L, 2, "exclude");
+    o.include = field_string_list(L, 2, "include");
+    o.exclude = field_string_list(L, 2, "exclude");
   }
   std::string dir = c.snapshot(repo, o);
   lua_pushstring(L, dir.c_str());

@@ -16,27 +16,6 @@ namespace {
 
 using train::SftTrainer;
 
-std::vector<std::string> field_strings(lua_State* L, int idx, const char* key) {
-  std::vector<std::string> out;
-  lua_getfield(L, idx, key);
-  if (lua_istable(L, -1)) {
-    size_t n = lua_objlen(L, -1);
-    for (size_t i = 1; i <= n; ++i) {
-      lua_rawgeti(L, -1, static_cast<int>(i));
-      if (!lua_isstring(L, -1)) {
-        lua_pop(L, 2);
-        throw ArgError(idx, std::string("field '") + key + "' must be a list of strings");
-      }
-      out.emplace_back(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  } else if (lua_isstring(L, -1)) {
-    out.emplace_back(lua_tostring(L, -1));
-  }
-  lua_pop(L, 1);
-  return out;
-}
-
 // lora(model, {r, alpha, dropout, rslora, targets = {...} | "all-linear", modules_to_save, seed}) -> count
 int w_lora(lua_State* L) {
   auto& m = check_ref<model::Model>(L, 1);
@@ -47,12 +26,12 @@ int w_lora(lua_State* L) {
   c.dropout = field_number(L, 2, "dropout", c.dropout);
   c.rslora = field_boolean(L, 2, "rslora", false);
   c.seed = static_cast<uint64_t>(field_integer(L, 2, "seed", 0));
-  c.targets = field_strings(L, 2, "targets");
+  c.targets = field_string_list(L, 2, "targets");
   if (c.targets.size() == 1 && c.targets[0] == "all-linear") {
     c.all_linear = true;
     c.targets.clear();
   }
-  c.modules_to_save = field_strings(L, 2, "modules_to_save");
+  c.modules_to_save = field_string_list(L, 2, "modules_to_save");
   auto t = train::apply_lora(m, c);
   lua_pushinteger(L, static_cast<lua_Integer>(t.size()));
   return 1;

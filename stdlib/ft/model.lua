@@ -291,6 +291,7 @@ function Model:decode(ids, skip_special) return self._m:decode(ids, skip_special
 
 M.Model = Model
 -- ft.lora adds m:lora, m:merge, m:save_adapter... to Model and requires this module: register it first.
+-- (When ft.lora is the one being loaded, its own install() runs once this module returns.)
 package.loaded["ft.model"] = M
-require "ft.lora"
+if package.loaded["ft.lora"] == nil then require "ft.lora" end
 return M
