@@ -113,20 +113,7 @@ int w_generate(lua_State* L) {
   lua_getfield(L, 3, "eos_ids");
   if (lua_istable(L, -1)) o.eos_ids = check_ids(L, lua_gettop(L), 3);
   lua_pop(L, 1);
-  lua_getfield(L, 3, "stop");
-  if (lua_istable(L, -1)) {
-    size_t n = lua_objlen(L, -1);
-    for (size_t i = 1; i <= n; ++i) {
-      lua_rawgeti(L, -1, static_cast<int>(i));
-      if (!lua_isstring(L, -1)) {
-        lua_pop(L, 2);
-        throw ArgError(3, "field 'stop' must be a list of strings");
-      }
-      o.stop.emplace_back(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
+  o.stop = field_string_list(L, 3, "stop");
   const bool add_special = field_boolean(L, 3, "add_special_tokens", true);
   if (lua_isfunction(L, 4)) {
     const auto tok = mp->tokenizer;
