@@ -1,8 +1,8 @@
-// The SFT trainer: optimizer steps over right-padded micro-batches with gradient accumulation (the loss
-// is summed over label tokens and divided by the label tokens of the whole accumulated batch), gradient
-// clipping, LR schedule, evaluation, and atomic checkpoints with exact resume (trainable weights,
-// optimizer, step, RNG; the data position follows from the step because the sampler is deterministic).
-// The Lua side drives the loop (progress, hooks, metrics); each step() is all-or-nothing.
+// The SFT trainer (on a TrainState, train_state.h): optimizer steps over right-padded micro-batches with
+// gradient accumulation (the loss is summed over label tokens and divided by the label tokens of the whole
+// accumulated batch), gradient clipping, LR schedule, evaluation, and atomic checkpoints with exact resume
+// (trainable weights, optimizer, step, RNG; the data position follows from the step because the sampler is
+// deterministic). The Lua side drives the loop (progress, hooks, metrics); each step() is all-or-nothing.
 #pragma once
 
 #include <torch/torch.h>
@@ -14,27 +14,17 @@
 #include "data/batch.h"
 #include "data/format.h"
 #include "model/model.h"
-#include "train/optimizer.h"
-#include "train/schedule.h"
+#include "train/train_state.h"
 
 namespace ft::train {
 
-struct TrainerOptions {
+struct TrainerOptions : StepOptions {
   int64_t batch_size = 8;  // per rank, per micro-batch
   int64_t grad_accum = 1;
   int64_t epochs = 1;
   int64_t max_steps = -1;  // > 0 overrides epochs
-  Schedule schedule;       // lr, kind, warmup (total_steps is filled in)
-  double warmup_ratio = 0;  // used when schedule.warmup_steps == 0
-  double max_grad_norm = 1.0;  // <= 0: no clipping
-  AdamWOptions adamw;
-  std::string optimizer = "adamw";
-  uint64_t seed = 0;
   bool shuffle = true;
-  int rank = 0, world_size = 1;
   int64_t pack_len = 0;  // > 0: training samples are packed into rows of this many tokens
-  std::string output;            // checkpoints go to <output>/checkpoint-<step>; "" = no checkpoints
-  int64_t save_total_limit = 2;  // checkpoints kept (<= 0: all)
 };
 
 struct StepStats {
@@ -51,8 +41,8 @@ struct EvalStats {
 
 class SftTrainer {
  public:
-  SftTrainer(std::shared_ptr<model::Model> m, std::vector<data::Example> train, std::vector<data::Example> eval,
-             const TrainerOptions& o);
+  SftTrainer(std::shared_ptr<model::Model> m, std::vector<data::Example> train,
+             std::vector<data::Example> eval, const TrainerOptions& o);
 
   StepStats step();
   EvalStats evaluate();
@@ -66,13 +56,13 @@ class SftTrainer {
   // Loss of one micro-batch: sum of token cross-entropies (labels shifted inside) and the label count.
   std::pair<at::Tensor, int64_t> batch_loss_sum(const data::Batch& b);
 
-  int64_t global_step() const { return step_; }
-  int64_t total_steps() const { return opt_.schedule.total_steps; }
+  int64_t global_step() const { return state_->step(); }
+  int64_t total_steps() const { return state_->total_steps(); }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  double current_lr() const { return opt_.schedule.lr_at(step_); }
-  bool done() const { return step_ >= total_steps(); }
+  double current_lr() const { return state_->lr(); }
+  bool done() const { return state_->done(); }
   const TrainerOptions& options() const { return opt_; }
-  const Optimizer& optimizer() const { return *optim_; }
+  const Optimizer& optimizer() const { return state_->optimizer(); }
 
  private:
   data::Batch micro_batch(int64_t index) const;
@@ -81,16 +71,8 @@ class SftTrainer {
   std::vector<data::Example> train_, eval_;
   TrainerOptions opt_;
   data::Sampler sampler_;
-  NamedTensors params_;
-  std::unique_ptr<Optimizer> optim_;
-  int64_t step_ = 0, steps_per_epoch_ = 1;
+  int64_t steps_per_epoch_ = 1;
+  std::unique_ptr<TrainState> state_;
 };
-
-// Makes SIGTERM request an interrupt (ft::interrupt_requested()) like Ctrl-C, so a training loop can save
-// a checkpoint and stop. Idempotent.
-void install_sigterm_handler();
-
-// The checkpoint folder <output>/latest points at ("" when none).
-std::string latest_checkpoint(const std::string& output);
 
 }  // namespace ft::train
