@@ -337,13 +337,14 @@ std::string traceback(lua_State* L, const std::string& msg, int level) {
   for (int lv = level; lua_getstack(L, lv, &ar); ++lv) {
     if (shown == 12) {
       // Skip the middle of very deep stacks, as luaL_traceback does.
+      // A failed lua_getstack overwrites ar (LuaJIT stores a level count in it), so refetch the frame.
       int last = lv;
       while (lua_getstack(L, last + 11, &ar)) last += 10;
       if (last > lv) {
         out += "\n\t...";
         lv = last;
-        if (!lua_getstack(L, lv, &ar)) break;
       }
+      if (!lua_getstack(L, lv, &ar)) break;
     }
     ++shown;
     lua_getinfo(L, "Slnf", &ar);

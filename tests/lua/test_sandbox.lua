@@ -137,6 +137,20 @@ T.test("load_file runs a script and returns its functions", function()
   T.eq(wrapped("xy"), 2)
 end)
 
+T.test("errors at any stack depth get a traceback", function()
+  -- Regression: the traceback skipped the middle of deep stacks with a stale lua_Debug (segfault at 13-22 frames).
+  local run = ft.sandbox("error('deep')", { name = "deep" })
+  local function nest(n)
+    if n == 0 then return pcall(run) end
+    local ok, err = nest(n - 1)
+    return ok, err
+  end
+  for depth = 0, 40 do
+    local ok, err = nest(depth)
+    T.ok(not ok and err:find("^deep:1: deep\nstack traceback:\n"), tostring(err))
+  end
+end)
+
 T.test("options are validated", function()
   T.raises(function() ft.sandbox("return 1", { timeout = 5 }) end,
     "unknown option 'timeout' (did you mean 'timeout_ms'?)")
