@@ -1,5 +1,6 @@
 // Native half of ft.sandbox (stdlib/ft/sandbox.lua builds the environment): calls a function under a
 // wall-clock and instruction budget, and reports whether the current sandbox call was killed.
+#include <chrono>
 #include <string>
 
 #include "lua_util.h"
@@ -42,8 +43,17 @@ int l_jit_off(lua_State* L) {
   return 0;
 }
 
+// _ft.sandbox.clock() -> monotonic seconds: the wall clock time limits are measured against (Lua's
+// os.clock is process CPU time, which LibTorch's worker threads inflate).
+int l_clock(lua_State* L) {
+  auto t = std::chrono::steady_clock::now().time_since_epoch();
+  lua_pushnumber(L, std::chrono::duration<double>(t).count());
+  return 1;
+}
+
 int open_sandbox(lua_State* L) {
-  const luaL_Reg fns[] = {{"call", l_call}, {"killed", l_killed}, {"jit_off", l_jit_off}, {nullptr, nullptr}};
+  const luaL_Reg fns[] = {
+      {"call", l_call}, {"killed", l_killed}, {"jit_off", l_jit_off}, {"clock", l_clock}, {nullptr, nullptr}};
   lua_newtable(L);
   luaL_register(L, nullptr, fns);
   return 1;

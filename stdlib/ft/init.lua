@@ -44,6 +44,11 @@ function ft.load(path, opts) return require("ft.model").load(path, opts) end
 ---@return ft.Model
 function ft.new(opts) return require("ft.model").new(opts) end
 
+--- Makes a GRPO reward from a Lua function (see ft.rewards.new; built-ins and compute/load: ft.rewards).
+---@param spec {fn: function, name?: string, batch?: boolean, weight?: number, on_error?: string, timeout_ms?: number}
+---@return ft.Reward
+function ft.reward(spec) return require("ft.rewards").new(spec) end
+
 -- Submodules that load on first access (ft.tensor, ft.data, ...): any stdlib module ft.<name>.
 local function find_module(name)
   for i, loader in ipairs(package.loaders) do

@@ -19,6 +19,8 @@ local SPEC = {
                  aliases = { "timeout", "time_limit" } },
   instructions = { type = "number", default = 0, min = 0, doc = "VM instruction budget per call (0 = none)" },
   name = { type = "string", default = "sandboxed code", doc = "named in error messages" },
+  chunkname = { type = "string",
+                doc = "source name in error positions (default \"=\" .. name; load_file uses \"@\" .. path)" },
   env = { type = "table", doc = "extra globals visible to the code (copied in)" },
 }
 
@@ -65,11 +67,11 @@ function M.env(extra)
   })
 end
 
-local function compile(code, name, env)
+local function compile(code, name, chunkname, env)
   if code:byte(1) == 27 then
     error(string.format("sandbox: %s: precompiled bytecode is not accepted (pass Lua source)", name), 3)
   end
-  local chunk, err = loadstring(code, "=" .. name)
+  local chunk, err = loadstring(code, chunkname or ("=" .. name))
   if not chunk then error("sandbox: " .. err, 3) end
   setfenv(chunk, env)
   return chunk
@@ -79,7 +81,7 @@ end
 --- `code` may be Lua source (compiled in a fresh sandbox environment) or a Lua function (its
 --- environment is set to the sandbox's; its upvalues remain its own, so pass source for untrusted code).
 ---@param code string|function
----@param opts? {timeout_ms?: number, instructions?: number, name?: string, env?: table}
+---@param opts? {timeout_ms?: number, instructions?: number, name?: string, chunkname?: string, env?: table}
 ---@return function run calls the code with its arguments and returns its results
 ---@return table env the sandbox environment (globals the code defined are there)
 function M.new(code, opts)
@@ -87,7 +89,7 @@ function M.new(code, opts)
   local env = M.env(opts.env)
   local fn
   if type(code) == "string" then
-    fn = compile(code, opts.name, env)
+    fn = compile(code, opts.name, opts.chunkname, env)
   elseif type(code) == "function" then
     fn = code
     if pcall(setfenv, fn, env) == false then
@@ -105,7 +107,8 @@ function M.new(code, opts)
 end
 
 --- Loads a Lua file into a sandbox: the chunk runs once under the budget, and its return value (for a
---- reward script, a table of functions) is returned with the environment.
+--- reward script, a table of functions) is returned with the environment. Error positions name the file
+--- ("@path" chunk name: a long path is shortened from the left, keeping the file name).
 ---@param path string
 ---@param opts? {timeout_ms?: number, instructions?: number, name?: string, env?: table}
 ---@return any result, table env
@@ -118,6 +121,7 @@ function M.load_file(path, opts)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.name = o.name or path
+  o.chunkname = o.chunkname or ("@" .. path)
   local run, env = M.new(src, o)
   return run(), env
 end
@@ -133,5 +137,9 @@ function M.wrap(fn, opts)
   local timeout, budget, name = opts.timeout_ms, opts.instructions, opts.name
   return function(...) return C.call(fn, timeout, budget, name, ...) end
 end
+
+--- Monotonic wall-clock seconds (the clock time limits are measured with; os.clock is CPU time).
+---@return number
+M.clock = C.clock
 
 return setmetatable(M, { __call = function(_, code, opts) return M.new(code, opts) end })
