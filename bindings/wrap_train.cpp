@@ -1,9 +1,12 @@
-// _ft.train: thin wrappers over host/train: LoRA (attach, merge, unmerge, enable, PEFT save/load), the SFT
+// _ft.train: thin wrappers over host/train: LoRA (attach, merge, unmerge, enable, PEFT save/load),
+// freezing by name pattern, the SFT
 // trainer object (step, evaluate, save, resume), and the interrupt flag the Lua training loop polls.
 #include "core/interrupt.h"
 #include "lua_util.h"
 #include "model/model.h"
+#include "lua_json.h"
 #include "train/bench.h"
+#include "train/freeze.h"
 #include "train/lora.h"
 #include "train/trainer.h"
 #include "wrap_data.h"
@@ -16,7 +19,33 @@ namespace {
 
 using train::SftTrainer;
 
-// lora(model, {r, alpha, dropout, rslora, targets = {...} | "all-linear", modules_to_save, seed}) -> count
+// Integers of a list field (nil: none).
+std::vector<int64_t> field_integer_list(lua_State* L, int idx, const char* key) {
+  std::vector<int64_t> out;
+  lua_getfield(L, idx, key);
+  if (lua_istable(L, -1)) {
+    for (int i = 1; i <= static_cast<int>(lua_objlen(L, -1)); ++i) {
+      lua_rawgeti(L, -1, i);
+      out.push_back(check_integer(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return out;
+}
+
+// A table field as JSON (nil: null).
+nlohmann::json field_json(lua_State* L, int idx, const char* key) {
+  lua_getfield(L, idx, key);
+  nlohmann::json j = lua_isnil(L, -1) ? nlohmann::json() : to_json_value(L, -1, idx);
+  lua_pop(L, 1);
+  return j;
+}
+
+// lora(model, {r, alpha, dropout, rslora, targets = {...}, target_regex, all_linear, exclude = {...},
+//              exclude_regex, layers = {...}, layers_pattern = {...}, rank_pattern = {[re] = r},
+//              alpha_pattern = {[re] = alpha}, bias, modules_to_save, seed}) -> count
+// (ft.lora normalises the user's options into these fields.)
 int w_lora(lua_State* L) {
   auto& m = check_ref<model::Model>(L, 1);
   check_table(L, 2);
@@ -27,13 +56,38 @@ int w_lora(lua_State* L) {
   c.rslora = field_boolean(L, 2, "rslora", false);
   c.seed = static_cast<uint64_t>(field_integer(L, 2, "seed", 0));
   c.targets = field_string_list(L, 2, "targets");
-  if (c.targets.size() == 1 && c.targets[0] == "all-linear") {
-    c.all_linear = true;
-    c.targets.clear();
-  }
+  c.target_regex = field_string(L, 2, "target_regex", "");
+  c.all_linear = field_boolean(L, 2, "all_linear", false);
+  c.exclude = field_string_list(L, 2, "exclude");
+  c.exclude_regex = field_string(L, 2, "exclude_regex", "");
+  c.layers = field_integer_list(L, 2, "layers");
+  c.layers_pattern = field_string_list(L, 2, "layers_pattern");
+  c.rank_pattern = train::rank_pattern_from_json(field_json(L, 2, "rank_pattern"), "m:lora: rank_pattern");
+  c.alpha_pattern = train::alpha_pattern_from_json(field_json(L, 2, "alpha_pattern"), "m:lora: alpha_pattern");
+  c.bias = field_string(L, 2, "bias", c.bias);
   c.modules_to_save = field_string_list(L, 2, "modules_to_save");
   auto t = train::apply_lora(m, c);
   lua_pushinteger(L, static_cast<lua_Integer>(t.size()));
+  return 1;
+}
+
+// adapter_config(model) -> the adapter_config.json table save_adapter would write
+int w_adapter_config(lua_State* L) {
+  push_json_value(L, train::peft_config_json(check_ref<model::Model>(L, 1)));
+  return 1;
+}
+
+// freeze(model, {patterns = {...}}) / unfreeze(model, {patterns = {...}}) -> trainable parameter elements
+int w_freeze(lua_State* L) {
+  auto& m = check_ref<model::Model>(L, 1);
+  check_table(L, 2);
+  lua_pushinteger(L, static_cast<lua_Integer>(train::freeze_except(m, field_string_list(L, 2, "patterns"))));
+  return 1;
+}
+int w_unfreeze(lua_State* L) {
+  auto& m = check_ref<model::Model>(L, 1);
+  check_table(L, 2);
+  lua_pushinteger(L, static_cast<lua_Integer>(train::unfreeze(m, field_string_list(L, 2, "patterns"))));
   return 1;
 }
 
@@ -222,6 +276,9 @@ const Reg kFuncs[] = {{"lora", w_lora},
                       {"save_adapter", w_save_adapter},
                       {"load_adapter", w_load_adapter},
                       {"trainable", w_trainable},
+                      {"adapter_config", w_adapter_config},
+                      {"freeze", w_freeze},
+                      {"unfreeze", w_unfreeze},
                       {"trainer", w_trainer},
                       {"interrupt_requested", w_interrupt_requested},
                       {"clear_interrupt", w_clear_interrupt},

@@ -1,34 +1,59 @@
-// LoRA adapters on model::Linear, merge/unmerge, and PEFT-format save/load.
+// LoRA adapters on model::Linear: PEFT target matching (suffix list, regex, all-linear, layers,
+// exclude, rank/alpha patterns), bias modes, merge/unmerge. PEFT files: lora_peft.cpp.
 #include "train/lora.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <map>
+#include <regex>
 #include <set>
 
 #include "core/error.h"
-#include "core/fs.h"
-#include "io/safetensors.h"
 
 namespace ft::train {
 
-namespace {
-
-constexpr const char* kAdapterName = "lora";
-constexpr const char* kPeftPrefix = "base_model.model.";
-
-bool ends_with_module(const std::string& key, const std::string& t) {
+bool module_suffix_match(const std::string& key, const std::string& t) {
   return key == t || (key.size() > t.size() && key.compare(key.size() - t.size(), t.size(), t) == 0 &&
                       key[key.size() - t.size() - 1] == '.');
 }
 
-bool is_target(const std::string& key, const LoraConfig& c) {
-  if (c.all_linear) return key != "lm_head";
-  for (const auto& t : c.targets)
-    if (ends_with_module(key, t)) return true;
+namespace {
+
+constexpr const char* kAdapterName = "lora";
+
+std::regex compile(const std::string& pattern, const char* what) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw Error(std::string("m:lora: ") + what + " '" + pattern + "' is not a valid regex (" + e.what() + ")",
+                "a single string is matched as a regex against the whole module name, e.g. "
+                "\"model\\.layers\\.[01]\\..*(q_proj|v_proj)\"");
+  }
+}
+
+// PEFT: the layer index is the number after "<pattern>." ("layers.3." in "model.layers.3.mlp.up_proj");
+// with no pattern, the number after any name ("re.match(r'.*\\.[^.]*\\.(\\d+)\\.')").
+bool layer_selected(const LoraConfig& c, const std::string& key) {
+  if (c.layers.empty()) return true;
+  std::vector<std::string> patterns = c.layers_pattern;
+  if (patterns.empty()) patterns.push_back("[^.]*");
+  for (const auto& p : patterns) {
+    std::smatch mt;
+    if (std::regex_search(key, mt, compile("^.*\\." + p + "\\.(\\d+)\\.", "layers_pattern"))) {
+      int64_t index = std::stoll(mt[1].str());
+      return std::find(c.layers.begin(), c.layers.end(), index) != c.layers.end();
+    }
+  }
+  return false;
+}
+
+bool excluded(const LoraConfig& c, const std::string& key) {
+  if (!c.exclude_regex.empty() && std::regex_match(key, compile(c.exclude_regex, "exclude regex"))) return true;
+  for (const auto& e : c.exclude)
+    if (module_suffix_match(key, e)) return true;
+  for (const auto& s : c.modules_to_save)  // trained in full: never wrapped (PEFT does the same)
+    if (module_suffix_match(key, s)) return true;
   return false;
 }
 
@@ -41,21 +66,59 @@ std::vector<std::pair<std::string, model::LinearImpl*>> linears(model::Model& m)
   return out;
 }
 
+template <class T>
+T pattern_value(const std::vector<std::pair<std::string, T>>& patterns, const std::string& key, T dflt) {
+  for (const auto& [p, v] : patterns)
+    if (std::regex_match(key, compile("(.*\\.)?(" + p + ")", "rank/alpha pattern"))) return v;
+  return dflt;
+}
+
 }  // namespace
 
-LoraAdapter::LoraAdapter(int64_t in, int64_t out, const LoraConfig& c, torch::Generator* gen)
-    : r(c.r), alpha(c.alpha), dropout_p(c.dropout), rslora(c.rslora) {
-  if (c.r < 1) throw Error("lora: r must be >= 1, got " + std::to_string(c.r));
-  scale_ = c.rslora ? c.alpha / std::sqrt(static_cast<double>(c.r)) : c.alpha / static_cast<double>(c.r);
+void check_lora_config(const LoraConfig& c) {
+  if (c.r < 1) throw Error("m:lora: r must be >= 1, got " + std::to_string(c.r));
+  for (const auto& [p, r] : c.rank_pattern)
+    if (r < 1) throw Error("m:lora: rank_pattern['" + p + "'] must be >= 1, got " + std::to_string(r));
+  if (c.bias != "none" && c.bias != "all" && c.bias != "lora_only")
+    throw Error("m:lora: bias must be \"none\", \"all\" or \"lora_only\", got \"" + c.bias + "\"");
+  if (!c.target_regex.empty() && !c.layers.empty())
+    throw Error("m:lora: layers (layers_to_transform) cannot be used with a regex target",
+                "give targets as a list of module names, or put the layer numbers into the regex");
+  if (!c.layers_pattern.empty() && c.layers.empty())
+    throw Error("m:lora: layers_pattern needs layers (layers_to_transform) too");
+  for (int64_t l : c.layers)
+    if (l < 0) throw Error("m:lora: layers must be layer indices >= 0, got " + std::to_string(l));
+  if (!c.target_regex.empty()) compile(c.target_regex, "targets regex");
+  if (!c.exclude_regex.empty()) compile(c.exclude_regex, "exclude regex");
+  for (const auto& p : c.layers_pattern) compile(p, "layers_pattern");
+}
+
+bool lora_targets_module(const LoraConfig& c, const std::string& key) {
+  if (excluded(c, key)) return false;
+  if (!c.target_regex.empty()) return std::regex_match(key, compile(c.target_regex, "targets regex"));
+  if (c.all_linear) return key != "lm_head" && layer_selected(c, key);
+  // PEFT: a list entry equal to the whole name is taken as is; a suffix match is filtered by layer.
+  for (const auto& t : c.targets)
+    if (key == t) return true;
+  for (const auto& t : c.targets)
+    if (module_suffix_match(key, t)) return layer_selected(c, key);
+  return false;
+}
+
+LoraAdapter::LoraAdapter(int64_t in, int64_t out, int64_t r_, double alpha_, const LoraConfig& c,
+                         torch::Generator* gen)
+    : r(r_), alpha(alpha_), dropout_p(c.dropout), rslora(c.rslora) {
+  if (r < 1) throw Error("lora: r must be >= 1, got " + std::to_string(r));
+  scale_ = c.rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
   // kaiming_uniform_(a = sqrt 5) on [r, in]: gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / in) = 1 / sqrt(in).
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-  at::Tensor a = at::empty({c.r, in}, at::kFloat);
+  at::Tensor a = at::empty({r, in}, at::kFloat);
   if (gen)
     a.uniform_(-bound, bound, *gen);
   else
     a.uniform_(-bound, bound);
   lora_A = register_parameter("lora_A", a);
-  lora_B = register_parameter("lora_B", at::zeros({out, c.r}, at::kFloat));
+  lora_B = register_parameter("lora_B", at::zeros({out, r}, at::kFloat));
 }
 
 at::Tensor LoraAdapter::forward(const at::Tensor& x) {
@@ -78,12 +141,27 @@ std::vector<LoraTarget> lora_targets(model::Model& m) {
 std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
   if (!lora_targets(m).empty())
     throw Error("m:lora: this model already has LoRA adapters", "merge them (m:merge()) or load a fresh model");
+  check_lora_config(c);
+  const std::set<std::string> exact(c.exact_modules.begin(), c.exact_modules.end());
+  auto is_target = [&](const std::string& key) { return exact.empty() ? lora_targets_module(c, key) : exact.count(key) > 0; };
+  // A target that names an embedding or a norm is a mistake worth stopping for (PEFT raises too).
+  for (const auto& item : m.lm->named_modules()) {
+    if (dynamic_cast<model::LinearImpl*>(item.value().get()) || item.key().empty()) continue;
+    if (c.all_linear || item.value()->named_parameters(false).is_empty() || !is_target(item.key())) continue;
+    throw Error("m:lora: target '" + item.key() + "' is not a linear module (only linear projections take "
+                "LoRA adapters)", "train it in full with modules_to_save = { \"" +
+                item.key().substr(item.key().rfind('.') + 1) + "\" }, or narrow the targets");
+  }
   auto all = linears(m);
   at::Generator gen = at::detail::createCPUGenerator(c.seed);
+  auto shared = std::make_shared<const LoraConfig>(c);
   std::vector<LoraTarget> out;
   for (auto& [name, lin] : all) {
-    if (!is_target(name, c)) continue;
-    auto a = std::make_shared<LoraAdapter>(lin->in_features, lin->out_features, c, &gen);
+    if (!is_target(name)) continue;
+    const int64_t r = pattern_value(c.rank_pattern, name, c.r);
+    const double alpha = pattern_value(c.alpha_pattern, name, c.alpha);
+    auto a = std::make_shared<LoraAdapter>(lin->in_features, lin->out_features, r, alpha, c, &gen);
+    a->config = shared;
     a->to(lin->weight.device());
     lin->add_adapter(kAdapterName, a);
     out.push_back({name, lin, a});
@@ -93,20 +171,28 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
     for (auto& l : all) kinds.insert(l.first.substr(l.first.rfind('.') + 1));
     std::string list;
     for (auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
-    throw Error("m:lora: no linear module matches the targets", "the model's linear modules are: " + list);
+    std::string hint = "the model's linear modules are: " + list;
+    if (!c.target_regex.empty())
+      hint += " (a single string is a regex that must match the whole name, e.g. \"model.layers.0.self_attn.q_proj\"; "
+              "give a list { \"q_proj\" } to match by suffix)";
+    if (!c.layers.empty()) hint += "; check layers / layers_pattern";
+    throw Error("m:lora: no linear module matches the targets", hint);
   }
-  // Freeze the base; keep adapters and modules_to_save trainable.
-  std::set<std::string> save_hits;
+  // Freeze the base; keep adapters, modules_to_save and the bias mode's biases trainable.
+  std::set<std::string> adapted, save_hits;
+  for (auto& t : out) adapted.insert(t.module);
   for (auto& p : m.lm->named_parameters()) {
     const std::string& key = p.key();
+    const std::string mod = key.substr(0, key.rfind('.'));
     bool train = key.find(".lora.lora_") != std::string::npos;
     for (const auto& s : c.modules_to_save) {
-      std::string mod = key.substr(0, key.rfind('.'));
-      if (ends_with_module(mod, s)) {
+      if (module_suffix_match(mod, s)) {
         train = true;
         save_hits.insert(s);
       }
     }
+    const bool is_bias = key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0;
+    if (is_bias && (c.bias == "all" || (c.bias == "lora_only" && adapted.count(mod)))) train = true;
     p.value().set_requires_grad(train);
   }
   for (const auto& s : c.modules_to_save)
@@ -117,23 +203,7 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
 LoraConfig lora_config(model::Model& m) {
   auto t = lora_targets(m);
   if (t.empty()) throw Error("this model has no LoRA adapters", "call m:lora{...} or m:load_adapter(dir) first");
-  LoraConfig c;
-  c.r = t[0].adapter->r;
-  c.alpha = t[0].adapter->alpha;
-  c.dropout = t[0].adapter->dropout_p;
-  c.rslora = t[0].adapter->rslora;
-  std::set<std::string> kinds;
-  for (auto& x : t) kinds.insert(x.module.substr(x.module.rfind('.') + 1));
-  c.targets.assign(kinds.begin(), kinds.end());
-  c.modules_to_save.clear();
-  std::set<std::string> saved;
-  for (auto& p : m.lm->named_parameters())
-    if (p.value().requires_grad() && p.key().find(".lora.lora_") == std::string::npos) {
-      std::string mod = p.key().substr(0, p.key().rfind('.'));
-      saved.insert(mod.substr(mod.rfind('.') + 1));
-    }
-  c.modules_to_save.assign(saved.begin(), saved.end());
-  return c;
+  return *t[0].adapter->config;
 }
 
 void merge_lora(model::Model& m) {
@@ -168,96 +238,6 @@ std::vector<std::pair<std::string, at::Tensor>> trainable_parameters(model::Mode
   for (auto& p : m.lm->named_parameters())
     if (p.value().requires_grad()) out.emplace_back(p.key(), p.value());
   return out;
-}
-
-void save_adapter(model::Model& m, const std::string& dir) {
-  LoraConfig c = lora_config(m);
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (auto& x : lora_targets(m)) {
-    tensors.emplace_back(kPeftPrefix + x.module + ".lora_A.weight", x.adapter->lora_A.detach().contiguous().cpu());
-    tensors.emplace_back(kPeftPrefix + x.module + ".lora_B.weight", x.adapter->lora_B.detach().contiguous().cpu());
-  }
-  for (auto& p : m.lm->named_parameters())
-    if (p.value().requires_grad() && p.key().find(".lora.lora_") == std::string::npos)
-      tensors.emplace_back(kPeftPrefix + p.key(), p.value().detach().contiguous().cpu());
-  nlohmann::ordered_json j;  // keys sorted, as PEFT's json.dumps(sort_keys=True)
-  j["alpha_pattern"] = nlohmann::ordered_json::object();
-  if (m.source_dir.empty())
-    j["base_model_name_or_path"] = nullptr;
-  else
-    j["base_model_name_or_path"] = m.source_dir;
-  j["bias"] = "none";
-  j["fan_in_fan_out"] = false;
-  j["inference_mode"] = true;
-  j["init_lora_weights"] = true;
-  j["layers_pattern"] = nullptr;
-  j["layers_to_transform"] = nullptr;
-  j["lora_alpha"] = c.alpha;
-  j["lora_dropout"] = c.dropout;
-  if (c.modules_to_save.empty())
-    j["modules_to_save"] = nullptr;
-  else
-    j["modules_to_save"] = c.modules_to_save;
-  j["peft_type"] = "LORA";
-  j["r"] = c.r;
-  j["rank_pattern"] = nlohmann::ordered_json::object();
-  j["revision"] = nullptr;
-  j["target_modules"] = c.targets;
-  j["task_type"] = "CAUSAL_LM";
-  j["use_dora"] = false;
-  j["use_rslora"] = c.rslora;
-  fs::make_dirs(dir);
-  io::write_safetensors_file(dir + "/adapter_model.safetensors", tensors, {{"format", "pt"}});
-  fs::write_file_atomic(dir + "/adapter_config.json", j.dump(2) + "\n");
-}
-
-void load_adapter(model::Model& m, const std::string& dir) {
-  const std::string cfg_path = dir + "/adapter_config.json";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(fs::read_file(cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(cfg_path + ": invalid JSON (" + e.what() + ")");
-  }
-  if (j.value("peft_type", std::string()) != "LORA")
-    throw Error(cfg_path + ": peft_type must be \"LORA\", found " + j.value("peft_type", nlohmann::json()).dump());
-  if (j.contains("use_dora") && j["use_dora"].is_boolean() && j["use_dora"].get<bool>())
-    throw Error(cfg_path + ": DoRA adapters (use_dora = true) are not supported");
-  if (j.contains("fan_in_fan_out") && j["fan_in_fan_out"].is_boolean() && j["fan_in_fan_out"].get<bool>())
-    throw Error(cfg_path + ": fan_in_fan_out = true (GPT-2 Conv1D layout) is not supported");
-  auto sd = io::load_safetensors_file(dir + "/adapter_model.safetensors");
-  if (lora_targets(m).empty()) {
-    LoraConfig c;
-    c.r = j.value("r", int64_t{8});
-    c.alpha = j.value("lora_alpha", 8.0);
-    c.dropout = j.value("lora_dropout", 0.0);
-    c.rslora = j.value("use_rslora", false);
-    c.targets.clear();
-    // Attach exactly where the file has tensors (covers list, regex and all-linear configs alike).
-    for (auto& kv : sd) {
-      const std::string& k = kv.first;
-      auto pos = k.rfind(".lora_A.weight");
-      if (pos != std::string::npos && k.compare(0, strlen(kPeftPrefix), kPeftPrefix) == 0)
-        c.targets.push_back(k.substr(strlen(kPeftPrefix), pos - strlen(kPeftPrefix)));
-    }
-    if (c.targets.empty()) throw Error(dir + "/adapter_model.safetensors: no '*.lora_A.weight' tensor");
-    if (j.contains("modules_to_save") && j["modules_to_save"].is_array())
-      for (auto& s : j["modules_to_save"]) c.modules_to_save.push_back(s.get<std::string>());
-    apply_lora(m, c);
-  }
-  std::map<std::string, at::Tensor> expected;
-  for (auto& x : lora_targets(m)) {
-    expected[kPeftPrefix + x.module + ".lora_A.weight"] = x.adapter->lora_A;
-    expected[kPeftPrefix + x.module + ".lora_B.weight"] = x.adapter->lora_B;
-  }
-  for (auto& p : m.lm->named_parameters())
-    if (p.value().requires_grad() && p.key().find(".lora.lora_") == std::string::npos)
-      expected[kPeftPrefix + p.key()] = p.value();
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (auto& e : expected) shapes[e.first] = e.second.sizes().vec();
-  io::check_state_dict(shapes, sd, dir + "/adapter_model.safetensors");
-  torch::NoGradGuard ng;
-  for (auto& e : expected) e.second.copy_(sd.at(e.first));
 }
 
 }  // namespace ft::train

@@ -1,6 +1,6 @@
 --- LoRA adapters (PEFT semantics and file format) as methods of ft.Model, installed when this module
 --- loads: m:lora{...}, m:merge(), m:unmerge(), m:disable_adapters(), m:enable_adapters(),
---- m:save_adapter(dir), m:load_adapter(dir), m:trainable_parameters().
+--- m:save_adapter(dir), m:load_adapter(dir), m:adapter_config(). (Freezing: ft.freeze.)
 ---
 ---   m:lora{ r = 16, alpha = 32, dropout = 0.05, targets = { "q_proj", "v_proj" } }
 ---   m:save_adapter("out/adapter")          -- adapter_config.json + adapter_model.safetensors
@@ -15,22 +15,65 @@ local lora_spec = {
   alpha = { type = "number", default = 16, min = 0, aliases = { "lora_alpha" }, doc = "PEFT's lora_alpha" },
   dropout = { type = "number", default = 0.0, min = 0, max = 1, aliases = { "lora_dropout" } },
   targets = { type = "table|string", default = { "q_proj", "v_proj" }, aliases = { "target_modules" },
-    doc = "module-name suffixes, or \"all-linear\" (every projection except lm_head)" },
+    doc = "a list of module names or dotted suffixes ({ \"q_proj\", \"mlp.down_proj\" }); one string: a regex that " ..
+      "must match the whole module name (PEFT), e.g. \"model\\\\.layers\\\\.[01]\\\\..*_proj\"; or \"all-linear\" " ..
+      "(every projection except lm_head)" },
+  exclude = { type = "table|string", aliases = { "exclude_modules" },
+    doc = "modules never adapted: a list of names/suffixes, or one regex string" },
+  layers = { type = "integer|table", aliases = { "layers_to_transform" },
+    doc = "only these layer indices (0-based), with list targets or all-linear" },
+  layers_pattern = { type = "string|table",
+    doc = "the name before the layer index (\"layers\" in model.layers.3.mlp); default: any" },
+  rank_pattern = { type = "table", doc = "{ [regex] = r }: per-module rank, regex matched at the end of the name" },
+  alpha_pattern = { type = "table", doc = "{ [regex] = alpha }: per-module alpha" },
+  bias = { type = "string", default = "none", one_of = { "none", "all", "lora_only" },
+    doc = "biases trained and saved with the adapter: none, all of them, or those of adapted modules" },
   rslora = { type = "boolean", default = false, aliases = { "use_rslora" }, doc = "scale alpha / sqrt(r)" },
   modules_to_save = { type = "table", default = {},
     doc = "modules trained in full and saved with the adapter, e.g. { \"embed_tokens\" }" },
   seed = { type = "integer", default = 0, min = 0, doc = "init of the A matrices" },
 }
 
---- Attaches LoRA adapters and freezes every other parameter (except modules_to_save).
----@param opts? {r?:integer, alpha?:number, dropout?:number, targets?:string[]|string, rslora?:boolean, modules_to_save?:string[], seed?:integer}
+-- An empty Lua table reaches C++ as a JSON array; patterns must be objects.
+local function pattern_table(t)
+  if t == nil or next(t) == nil then return nil end
+  return t
+end
+
+--- Attaches LoRA adapters and freezes every other parameter (except modules_to_save and, with
+--- bias = "all" / "lora_only", those biases). Targets follow PEFT: a list matches module names by
+--- suffix, one string is a full-match regex, "all-linear" takes every projection but lm_head.
+---@param opts? {r?:integer, alpha?:number, dropout?:number, targets?:string[]|string, exclude?:string[]|string, layers?:integer|integer[], layers_pattern?:string|string[], rank_pattern?:table<string,integer>, alpha_pattern?:table<string,number>, bias?:string, rslora?:boolean, modules_to_save?:string[], seed?:integer}
 ---@return ft.Model self
 local function lora(self, opts)
   local o = options.check("Model:lora", opts, lora_spec)
-  if type(o.targets) == "string" then o.targets = { o.targets } end
-  self._lora_count = native.lora(self._m, o)
+  local targets = o.targets
+  if type(targets) == "table" and #targets == 1 and targets[1] == "all-linear" then targets = "all-linear" end
+  local cfg = { r = o.r, alpha = o.alpha, dropout = o.dropout, rslora = o.rslora, seed = o.seed, bias = o.bias,
+    modules_to_save = o.modules_to_save, layers_pattern = o.layers_pattern,
+    rank_pattern = pattern_table(o.rank_pattern), alpha_pattern = pattern_table(o.alpha_pattern) }
+  if targets == "all-linear" then
+    cfg.all_linear = true
+  elseif type(targets) == "string" then
+    cfg.target_regex = targets
+  else
+    cfg.targets = targets
+  end
+  if type(o.exclude) == "string" then cfg.exclude_regex = o.exclude else cfg.exclude = o.exclude end
+  if type(o.layers) == "number" then cfg.layers = { o.layers } else cfg.layers = o.layers end
+  for _, l in ipairs(cfg.layers or {}) do
+    if type(l) ~= "number" or l ~= math.floor(l) then
+      error("Model:lora: layers must be layer indices (integers), got " .. tostring(l), 2)
+    end
+  end
+  self._lora_count = native.lora(self._m, cfg)
   return self
 end
+
+--- The adapter_config.json table m:save_adapter would write (PEFT keys: r, lora_alpha, target_modules,
+--- bias, layers_to_transform, ...).
+---@return table
+local function adapter_config(self) return native.adapter_config(self._m) end
 
 --- Folds the adapters into the base weights (W += s * B A) and disables them; returns the model, so
 --- m:merge():save(dir) writes a plain HF model.
@@ -78,12 +121,6 @@ local function load_adapter(self, dir)
   return self
 end
 
---- Parameters that will be trained: a list of {name, numel}, their total, and the model's total.
----@return table[] params
----@return integer trainable
----@return integer total
-local function trainable_parameters(self) return native.trainable(self._m) end
-
 --- Adds the LoRA methods to ft.Model (idempotent).
 function M.install()
   local Model = require("ft.model").Model
@@ -94,7 +131,7 @@ function M.install()
   Model.enable_adapters = enable_adapters
   Model.save_adapter = save_adapter
   Model.load_adapter = load_adapter
-  Model.trainable_parameters = trainable_parameters
+  Model.adapter_config = adapter_config
 end
 
 M.install()

@@ -290,8 +290,10 @@ function Model:encode(text, add_special) return self._m:encode(text, add_special
 function Model:decode(ids, skip_special) return self._m:decode(ids, skip_special ~= false) end
 
 M.Model = Model
--- ft.lora adds m:lora, m:merge, m:save_adapter... to Model and requires this module: register it first.
--- (When ft.lora is the one being loaded, its own install() runs once this module returns.)
+-- ft.lora adds m:lora, m:merge, m:save_adapter... and ft.freeze m:freeze, m:trainable_parameters... to
+-- Model, and both require this module: register it first. (When one of them is the one being loaded, its
+-- own install() runs once this module returns.)
 package.loaded["ft.model"] = M
 if package.loaded["ft.lora"] == nil then require "ft.lora" end
+if package.loaded["ft.freeze"] == nil then require "ft.freeze" end
 return M
