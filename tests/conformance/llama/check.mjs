@@ -1,5 +1,5 @@
 // GGUF conformance: for several random tiny qwen2 / llama shapes (GQA, MQA, MHA; tied and untied
-// embeddings; qwen2 q/k/v biases), fthost exports an f32 GGUF and greedy-decodes 48 tokens; llama.cpp
+// embeddings; qwen2 q/k/v biases; LoRA adapters merged before export), fthost exports an f32 GGUF and greedy-decodes 48 tokens; llama.cpp
 // (node-llama-cpp, prebuilt CPU) loads the file, is fed the same prompt ids and decodes greedily. The
 // token sequences must be identical and each chosen token's probability must agree to 1e-3.
 // llama.cpp runs with an f32 KV cache and no flash attention (its default f16 cache alone moves
@@ -39,6 +39,14 @@ for (const c of cases)
     console.error(`missing ${c.tokenizer}/tokenizer.json: run scripts/install-deps (tests/conformance/tokenizers)`);
     process.exit(1);
   }
+// Two cases carry LoRA adapters (B non-zero, drawn from the seed): fthost decodes with the adapters
+// active, then merges them (W += s B A) and exports; llama.cpp runs the merged GGUF. The adapters must
+// change fthost's greedy output (else the case proves nothing) and llama.cpp must match the adapted one.
+cases.push(
+  {name: "qwen2-lora-all-linear-merged", arch: "qwen2", hidden: 64, layers: 2, heads: 4, kv_heads: 2, vocab: 300, tie: 1,
+   seed: 11, lora: 8, lora_targets: "all-linear"},
+  {name: "llama-lora-qv-down-merged", arch: "llama", hidden: 64, layers: 2, heads: 4, kv_heads: 2, vocab: 300, tie: 0,
+   seed: 12, lora: 4, lora_targets: "q_proj,v_proj,down_proj"});
 const prompt = [256, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100];
 
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
@@ -82,7 +90,14 @@ for (const c of cases) {
     worst = Math.max(worst, Math.abs(probs[i] - ours.probs[i]));
     compared++;
   }
-  const ok = tokOk && firstDiff < 0 && compared > 0 && worst <= PROB_TOL;
+  let loraOk = true;
+  if (c.lora) {
+    const changedAt = ours.tokens.findIndex((t, i) => t !== ours.base_tokens[i]);
+    loraOk = ours.base_tokens.length === N && changedAt >= 0;
+    console.log(`${loraOk ? "ok  " : "FAIL"} ${c.name}: the adapters change fthost's greedy output` +
+                (changedAt >= 0 ? ` from token ${changedAt} on` : ": they do not (the case would prove nothing)"));
+  }
+  const ok = tokOk && loraOk && firstDiff < 0 && compared > 0 && worst <= PROB_TOL;
   if (!ok) failures++;
   console.log(`${ok ? "ok  " : "FAIL"} ${c.name}: ${N} tokens ${firstDiff < 0 ? "identical" : "differ at " + firstDiff}` +
               `, probabilities compared ${compared}, max |p_llama.cpp - p_fthost| = ${worst.toExponential(2)}`);

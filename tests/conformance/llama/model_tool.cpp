@@ -7,6 +7,12 @@
 //   model_tool ... tokenizer=<dir with tokenizer.json> text=<string> gguf=...
 //     the model takes that tokenizer (vocab grown to cover it) and its GGUF carries the BPE metadata;
 //     "encoded" in the output holds fthost's ids for `text` (no special tokens).
+//   model_tool ... lora=<r> lora_targets=all-linear|q_proj,v_proj,... lora_std=0.3 gguf=...
+//     attaches LoRA adapters (alpha = 2r) with B ~ N(0, lora_std) from the seed; "tokens" are decoded
+//     with the adapters active (unmerged) and "base_tokens" with them disabled; the GGUF is written after
+//     merging (W += s B A), so llama.cpp runs the merged weights.
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +23,7 @@
 
 #include "core/error.h"
 #include "model/model.h"
+#include "train/lora.h"
 
 using namespace ft::model;
 
@@ -62,7 +69,25 @@ int main(int argc, char** argv) try {
     m->tokenizer = tok;
     m->source_dir = kv["tokenizer"];
   }
-  if (kv.count("gguf")) m->export_gguf(kv["gguf"], ft::io::parse_gguf_type(get("type", "f32")));
+  const bool lora = kv.count("lora") > 0;
+  if (lora) {
+    ft::train::LoraConfig lc;
+    lc.r = geti("lora", 8);
+    lc.alpha = 2.0 * static_cast<double>(lc.r);
+    lc.seed = o.seed;
+    const std::string targets = get("lora_targets", "all-linear");
+    lc.all_linear = targets == "all-linear";
+    lc.targets.clear();
+    std::stringstream ts(targets);
+    for (std::string t; !lc.all_linear && std::getline(ts, t, ',');) lc.targets.push_back(t);
+    auto adapters = ft::train::apply_lora(*m, lc);
+    at::Generator gen = at::detail::createCPUGenerator(o.seed + 1000);
+    torch::NoGradGuard ng;
+    for (auto& a : adapters) a.adapter->lora_B.normal_(0, std::stod(get("lora_std", "0.3")), gen);
+  }
+  const std::string gguf = get("gguf", "");
+  const auto gguf_type = ft::io::parse_gguf_type(get("type", "f32"));
+  if (!gguf.empty() && !lora) m->export_gguf(gguf, gguf_type);
 
   const int64_t n = geti("n", 48);
   if (geti("bench", 0)) {
@@ -87,37 +112,52 @@ int main(int argc, char** argv) try {
   }
 
   // Greedy decode with full-distribution probabilities of each chosen token.
-  std::vector<int64_t> seq;
+  std::vector<int64_t> prompt;
   std::stringstream ps(get("prompt", "256"));
-  for (std::string tok; std::getline(ps, tok, ',');) seq.push_back(std::stoll(tok));
-  torch::NoGradGuard ng;
-  KVCache cache(m->config().num_hidden_layers);
-  ForwardInput in;
-  in.input_ids = at::tensor(seq, at::kLong).view({1, -1});
-  in.cache = &cache;
-  in.last_logits_only = true;
-  std::ostringstream toks, probs, margins;
-  for (int64_t i = 0; i < n; ++i) {
-    auto logits = m->forward(in).reshape({-1}).to(at::kFloat);
-    auto p = logits.softmax(-1);
-    auto top = p.topk(2);
-    int64_t t = std::get<1>(top)[0].item<int64_t>();
-    float pt = std::get<0>(top)[0].item<float>(), p2 = std::get<0>(top)[1].item<float>();
-    toks << (i ? "," : "") << t;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s%.7g", i ? "," : "", pt);
-    probs << buf;
-    std::snprintf(buf, sizeof buf, "%s%.7g", i ? "," : "", pt - p2);
-    margins << buf;
-    in.input_ids = at::tensor(std::vector<int64_t>{t}, at::kLong).view({1, 1});
+  for (std::string tok; std::getline(ps, tok, ',');) prompt.push_back(std::stoll(tok));
+  struct Decoded {
+    std::string tokens, probs, margins;
+  };
+  auto decode = [&]() {
+    torch::NoGradGuard ng;
+    KVCache cache(m->config().num_hidden_layers);
+    ForwardInput in;
+    in.input_ids = at::tensor(prompt, at::kLong).view({1, -1});
+    in.cache = &cache;
+    in.last_logits_only = true;
+    std::ostringstream toks, probs, margins;
+    for (int64_t i = 0; i < n; ++i) {
+      auto logits = m->forward(in).reshape({-1}).to(at::kFloat);
+      auto p = logits.softmax(-1);
+      auto top = p.topk(2);
+      int64_t t = std::get<1>(top)[0].item<int64_t>();
+      float pt = std::get<0>(top)[0].item<float>(), p2 = std::get<0>(top)[1].item<float>();
+      toks << (i ? "," : "") << t;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s%.7g", i ? "," : "", pt);
+      probs << buf;
+      std::snprintf(buf, sizeof buf, "%s%.7g", i ? "," : "", pt - p2);
+      margins << buf;
+      in.input_ids = at::tensor(std::vector<int64_t>{t}, at::kLong).view({1, 1});
+    }
+    return Decoded{toks.str(), probs.str(), margins.str()};
+  };
+  const Decoded ours = decode();
+  std::string base_tokens;
+  if (lora) {
+    ft::train::set_lora_enabled(*m, false);
+    base_tokens = decode().tokens;
+    ft::train::set_lora_enabled(*m, true);
+    ft::train::merge_lora(*m);  // the exported weights carry the adapters
+    if (!gguf.empty()) m->export_gguf(gguf, gguf_type);
   }
   std::ostringstream enc;
   if (tok && kv.count("text")) {
     auto ids = tok->encode(kv["text"], false).ids;
     for (size_t i = 0; i < ids.size(); ++i) enc << (i ? "," : "") << ids[i];
   }
-  std::cout << "{\"tokens\":[" << toks.str() << "],\"probs\":[" << probs.str() << "],\"margins\":["
-            << margins.str() << "],\"encoded\":[" << enc.str() << "]}\n";
+  std::cout << "{\"tokens\":[" << ours.tokens << "],\"probs\":[" << ours.probs << "],\"margins\":["
+            << ours.margins << "],\"encoded\":[" << enc.str() << "],\"base_tokens\":[" << base_tokens << "]}\n";
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "model_tool: " << e.what() << "\n";
