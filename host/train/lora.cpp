@@ -152,6 +152,11 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
                 "LoRA adapters)", "train it in full with modules_to_save = { \"" +
                 item.key().substr(item.key().rfind('.') + 1) + "\" }, or narrow the targets");
   }
+  for (const auto& s : c.modules_to_save) {
+    bool hit = false;
+    for (const auto& item : m.lm->named_modules()) hit = hit || (!item.key().empty() && module_suffix_match(item.key(), s));
+    if (!hit) throw Error("m:lora: modules_to_save entry '" + s + "' matches no module");
+  }
   auto all = linears(m);
   at::Generator gen = at::detail::createCPUGenerator(c.seed);
   auto shared = std::make_shared<const LoraConfig>(c);
@@ -179,24 +184,17 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
     throw Error("m:lora: no linear module matches the targets", hint);
   }
   // Freeze the base; keep adapters, modules_to_save and the bias mode's biases trainable.
-  std::set<std::string> adapted, save_hits;
+  std::set<std::string> adapted;
   for (auto& t : out) adapted.insert(t.module);
   for (auto& p : m.lm->named_parameters()) {
     const std::string& key = p.key();
     const std::string mod = key.substr(0, key.rfind('.'));
     bool train = key.find(".lora.lora_") != std::string::npos;
-    for (const auto& s : c.modules_to_save) {
-      if (module_suffix_match(mod, s)) {
-        train = true;
-        save_hits.insert(s);
-      }
-    }
+    for (const auto& s : c.modules_to_save) train = train || module_suffix_match(mod, s);
     const bool is_bias = key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0;
     if (is_bias && (c.bias == "all" || (c.bias == "lora_only" && adapted.count(mod)))) train = true;
     p.value().set_requires_grad(train);
   }
-  for (const auto& s : c.modules_to_save)
-    if (!save_hits.count(s)) throw Error("m:lora: modules_to_save entry '" + s + "' matches no module");
   return out;
 }
 
