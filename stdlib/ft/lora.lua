@@ -40,10 +40,25 @@ local function pattern_table(t)
   return t
 end
 
+---@class ft.LoraOptions
+---@field r? integer rank (default 8)
+---@field alpha? number PEFT's lora_alpha (default 16)
+---@field dropout? number
+---@field targets? string[]|string suffix list, full-match regex string, or "all-linear"
+---@field exclude? string[]|string
+---@field layers? integer|integer[] PEFT's layers_to_transform
+---@field layers_pattern? string|string[]
+---@field rank_pattern? table<string, integer>
+---@field alpha_pattern? table<string, number>
+---@field bias? string "none" | "all" | "lora_only"
+---@field rslora? boolean
+---@field modules_to_save? string[]
+---@field seed? integer
+
 --- Attaches LoRA adapters and freezes every other parameter (except modules_to_save and, with
 --- bias = "all" / "lora_only", those biases). Targets follow PEFT: a list matches module names by
 --- suffix, one string is a full-match regex, "all-linear" takes every projection but lm_head.
----@param opts? {r?:integer, alpha?:number, dropout?:number, targets?:string[]|string, exclude?:string[]|string, layers?:integer|integer[], layers_pattern?:string|string[], rank_pattern?:table<string,integer>, alpha_pattern?:table<string,number>, bias?:string, rslora?:boolean, modules_to_save?:string[], seed?:integer}
+---@param opts? ft.LoraOptions
 ---@return ft.Model self
 local function lora(self, opts)
   local o = options.check("Model:lora", opts, lora_spec)
