@@ -1,5 +1,6 @@
-// _ft.data: thin wrappers over host/data: read JSONL / JSON-array files into Lua rows (with their
-// "file:line" origins) and tokenize rows into SFT examples with label masks.
+// _ft.data: thin wrappers over host/data: read JSONL / JSON-array / CSV files into Lua rows (with their
+// "file:line" origins) whole or in chunks through a RowReader, and tokenize rows into SFT examples with
+// label masks (into a list, or appended to an Examples store for streamed data).
 #include "wrap_data.h"
 
 #include "data/format.h"
@@ -9,22 +10,21 @@
 #include "model/model.h"
 
 FT_LUA_DECLARE_TYPE(ft::model::Model, "Model")
+FT_LUA_DECLARE_TYPE(ft::data::RowReader, "RowReader")
 
 namespace ft::lua {
 namespace {
 
-// Pushes rows, origins, skipped.
-int push_read(lua_State* L, const data::ReadResult& r) {
-  lua_createtable(L, static_cast<int>(r.rows.size()), 0);
-  lua_createtable(L, static_cast<int>(r.rows.size()), 0);
-  for (size_t i = 0; i < r.rows.size(); ++i) {
-    push_json_value(L, r.rows[i].value);
+// Pushes two lists: rows and their origins.
+void push_rows(lua_State* L, const std::vector<data::Row>& rows) {
+  lua_createtable(L, static_cast<int>(rows.size()), 0);
+  lua_createtable(L, static_cast<int>(rows.size()), 0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    push_json_value(L, rows[i].value);
     lua_rawseti(L, -3, static_cast<int>(i + 1));
-    lua_pushlstring(L, r.rows[i].origin.data(), r.rows[i].origin.size());
+    lua_pushlstring(L, rows[i].origin.data(), rows[i].origin.size());
     lua_rawseti(L, -2, static_cast<int>(i + 1));
   }
-  lua_pushinteger(L, static_cast<lua_Integer>(r.skipped));
-  return 3;
 }
 
 data::ReadOptions read_opts(lua_State* L, int idx) {
@@ -32,13 +32,52 @@ data::ReadOptions read_opts(lua_State* L, int idx) {
   if (lua_istable(L, idx)) {
     o.skip_invalid = field_boolean(L, idx, "skip_invalid", false);
     o.limit = field_integer(L, idx, "limit", -1);
+    o.format = field_string(L, idx, "format", "");
+    std::string d = field_string(L, idx, "delimiter", "");
+    if (d.size() > 1) throw ArgError(idx, "field 'delimiter': one character expected, got '" + d + "'");
+    o.delimiter = d.empty() ? 0 : d[0];
   }
   return o;
 }
 
-// read_jsonl(path, {skip_invalid, limit}) -> rows, origins, skipped
-int w_read_jsonl(lua_State* L) { return push_read(L, data::read_jsonl(check_string(L, 1), read_opts(L, 2))); }
-int w_read_json(lua_State* L) { return push_read(L, data::read_json_array(check_string(L, 1), read_opts(L, 2))); }
+// read(path, {format, skip_invalid, limit, delimiter}) -> rows, origins, skipped
+int w_read(lua_State* L) {
+  auto r = data::read_rows(check_string(L, 1), read_opts(L, 2));
+  push_rows(L, r.rows);
+  lua_pushinteger(L, static_cast<lua_Integer>(r.skipped));
+  return 3;
+}
+
+// open(path, {format, skip_invalid, limit, delimiter}) -> RowReader
+int w_open(lua_State* L) {
+  std::shared_ptr<data::RowReader> r = data::open_rows(check_string(L, 1), read_opts(L, 2));
+  push_object(L, std::move(r));
+  return 1;
+}
+
+// reader:read(n) -> rows, origins (up to n rows), or nil at the end
+int r_read(lua_State* L) {
+  auto& r = check_ref<data::RowReader>(L, 1);
+  const int64_t n = check_integer(L, 2);
+  if (n < 1) throw ArgError(2, "a row count >= 1 expected");
+  std::vector<data::Row> rows;
+  data::Row row;
+  while (static_cast<int64_t>(rows.size()) < n && r.next(row)) rows.push_back(std::move(row));
+  if (rows.empty()) {
+    lua_pushnil(L);
+    return 1;
+  }
+  push_rows(L, rows);
+  return 2;
+}
+int r_skipped(lua_State* L) {
+  lua_pushinteger(L, static_cast<lua_Integer>(check_ref<data::RowReader>(L, 1).skipped()));
+  return 1;
+}
+int r_bytes_read(lua_State* L) {
+  lua_pushnumber(L, static_cast<lua_Number>(check_ref<data::RowReader>(L, 1).bytes_read()));
+  return 1;
+}
 
 }  // namespace
 
@@ -86,11 +125,47 @@ data::FormatResult format_for(const model::Model& m, const std::vector<data::Row
                               const data::FormatOptions& f) {
   if (!m.tokenizer) throw ft::Error("this model has no tokenizer, so rows cannot be tokenized");
   std::unique_ptr<text::ChatTemplate> tmpl;
-  if (!m.tokenizer->chat_template.empty()) tmpl = std::make_unique<text::ChatTemplate>(m.tokenizer->chat_template);
+  if (!m.tokenizer->chat_template.empty())
+    tmpl = std::make_unique<text::ChatTemplate>(m.tokenizer->chat_template);
   return data::format_rows(rows, *m.tokenizer, tmpl.get(), f);
 }
 
 namespace {
+
+// examples() -> an empty Examples store
+int w_examples(lua_State* L) {
+  push_object(L, std::make_shared<data::FormatResult>());
+  return 1;
+}
+
+// store:add(model, rows, origins|nil, opts) -> examples in the store (tokenizes and appends)
+int e_add(lua_State* L) {
+  auto& store = check_ref<data::FormatResult>(L, 1);
+  auto& m = check_ref<model::Model>(L, 2);
+  auto rows = check_rows(L, 3);
+  store.append(format_for(m, rows, check_format(L, 5)));
+  lua_pushinteger(L, static_cast<lua_Integer>(store.examples.size()));
+  return 1;
+}
+
+// store:info() -> {examples, tokens, skipped, truncated, first_skip}
+int e_info(lua_State* L) {
+  auto& store = check_ref<data::FormatResult>(L, 1);
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, static_cast<lua_Integer>(store.examples.size()));
+  lua_setfield(L, -2, "examples");
+  lua_pushnumber(L, static_cast<lua_Number>(store.tokens()));
+  lua_setfield(L, -2, "tokens");
+  lua_pushinteger(L, static_cast<lua_Integer>(store.skipped));
+  lua_setfield(L, -2, "skipped");
+  lua_pushinteger(L, static_cast<lua_Integer>(store.truncated));
+  lua_setfield(L, -2, "truncated");
+  if (!store.first_skip.empty()) {
+    lua_pushlstring(L, store.first_skip.data(), store.first_skip.size());
+    lua_setfield(L, -2, "first_skip");
+  }
+  return 1;
+}
 
 // tokenize(model, rows, origins|nil, opts) -> list of {ids = {...}, labels = {...}}, skipped, truncated
 int w_tokenize(lua_State* L) {
@@ -116,10 +191,20 @@ int w_tokenize(lua_State* L) {
   return 3;
 }
 
-const Reg kFuncs[] = {
-    {"read_jsonl", w_read_jsonl}, {"read_json", w_read_json}, {"tokenize", w_tokenize}, {nullptr, nullptr}};
+const Reg kReaderMethods[] = {
+    {"read", r_read}, {"skipped", r_skipped}, {"bytes_read", r_bytes_read}, {nullptr, nullptr}};
+const Reg kExamplesMethods[] = {{"add", e_add}, {"info", e_info}, {nullptr, nullptr}};
+const Reg kFuncs[] = {{"read", w_read},
+                      {"open", w_open},
+                      {"examples", w_examples},
+                      {"tokenize", w_tokenize},
+                      {nullptr, nullptr}};
 
 int open_data(lua_State* L) {
+  define_type<data::RowReader>(L, kReaderMethods);
+  lua_pop(L, 1);
+  define_type<data::FormatResult>(L, kExamplesMethods);
+  lua_pop(L, 1);
   new_lib(L, "_ft.data", kFuncs);
   return 1;
 }

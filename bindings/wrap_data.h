@@ -7,7 +7,11 @@
 
 #include "data/format.h"
 #include "data/rows.h"
+#include "lua_util.h"
 #include "model/model.h"
+
+// Tokenized examples accumulated chunk by chunk (streamed datasets), handed to the trainer whole.
+FT_LUA_DECLARE_TYPE(ft::data::FormatResult, "Examples")
 
 namespace ft::lua {
 
@@ -16,6 +20,7 @@ std::vector<data::Row> check_rows(lua_State* L, int idx);
 // Fields max_len, train_on_inputs, add_eos, truncation, skip_bad_rows of the table at idx.
 data::FormatOptions check_format(lua_State* L, int idx);
 // Tokenizes with the model's tokenizer and chat template.
-data::FormatResult format_for(const model::Model& m, const std::vector<data::Row>& rows, const data::FormatOptions& f);
+data::FormatResult format_for(const model::Model& m, const std::vector<data::Row>& rows,
+                              const data::FormatOptions& f);
 
 }  // namespace ft::lua

@@ -15,15 +15,26 @@ uint64_t splitmix64(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-Sampler::Sampler(int64_t n, const SamplerOptions& opt) : n_(n), opt_(opt) {
+namespace {
+constexpr int64_t kMaxMegabatchMult = 50;  // transformers' LengthGroupedSampler default
+constexpr int64_t kMegabatchDivisor = 4;   // ... which uses min(n / (4 * batch), 50) batches per megabatch
+}  // namespace
+
+Sampler::Sampler(int64_t n, const SamplerOptions& opt, std::vector<int64_t> lengths)
+    : n_(n), opt_(opt), lengths_(std::move(lengths)) {
+  if (opt.group_by_length && static_cast<int64_t>(lengths_.size()) != n)
+    throw Error("group_by_length: " + std::to_string(lengths_.size()) + " lengths given for " +
+                std::to_string(n) + " examples");
   if (opt.batch_size < 1) throw Error("batch_size must be >= 1");
   if (opt.world_size < 1 || opt.rank < 0 || opt.rank >= opt.world_size)
-    throw Error("rank " + std::to_string(opt.rank) + " is outside world_size " + std::to_string(opt.world_size));
+    throw Error("rank " + std::to_string(opt.rank) + " is outside world_size " +
+                std::to_string(opt.world_size));
   const int64_t global = opt.batch_size * opt.world_size;
   if (n < 1) throw Error("the training data is empty", "check the dataset and any :filter applied to it");
   if (n < global)
     throw Error("the data has " + std::to_string(n) + " examples, fewer than one global batch (" +
-                    std::to_string(opt.batch_size) + " per rank x " + std::to_string(opt.world_size) + " ranks)",
+                    std::to_string(opt.batch_size) + " per rank x " + std::to_string(opt.world_size) +
+                    " ranks)",
                 "lower batch_size or add data");
   batches_per_epoch_ = n / global;
 }
@@ -38,7 +49,29 @@ std::vector<int64_t> Sampler::epoch_order(int64_t epoch) const {
       std::swap(order[i], order[j]);
     }
   }
+  if (!opt_.group_by_length) return order;
+  const int64_t mb = megabatch_size();
+  auto longer = [&](int64_t a, int64_t b) { return lengths_[a] > lengths_[b]; };
+  for (int64_t start = 0; start < n_; start += mb)  // stable: ties keep the permutation's order
+    std::stable_sort(order.begin() + start, order.begin() + std::min(n_, start + mb), longer);
+  // Each megabatch now starts with its longest example; the longest of all goes to the front.
+  int64_t best = 0;
+  for (int64_t start = mb; start < n_; start += mb)
+    if (lengths_[order[start]] > lengths_[order[best]]) best = start;
+  std::swap(order[0], order[best]);
   return order;
+}
+
+int64_t Sampler::megabatch_size() const {
+  const int64_t global = opt_.batch_size * opt_.world_size;
+  return global * std::clamp<int64_t>(n_ / (kMegabatchDivisor * global), 1, kMaxMegabatchMult);
+}
+
+std::vector<int64_t> lengths_of(const std::vector<Example>& examples) {
+  std::vector<int64_t> out;
+  out.reserve(examples.size());
+  for (const auto& e : examples) out.push_back(static_cast<int64_t>(e.ids.size()));
+  return out;
 }
 
 std::vector<int64_t> Sampler::batch(int64_t index) const {

@@ -23,8 +23,7 @@ std::string keys_of(const nlohmann::json& j) {
 
 const std::string& string_field(const nlohmann::json& row, const char* key, const std::string& where) {
   const auto& v = row.at(key);
-  if (!v.is_string())
-    throw Error(where + ": field '" + key + "' must be a string, found " + v.type_name());
+  if (!v.is_string()) throw Error(where + ": field '" + key + "' must be a string, found " + v.type_name());
   return v.get_ref<const std::string&>();
 }
 
@@ -63,7 +62,8 @@ Example format_messages(const nlohmann::json& row, const text::Tokenizer& tok, c
     std::string before = render(i, true), upto = render(i + 1, false);
     if (full.compare(0, before.size(), before) != 0 || full.compare(0, upto.size(), upto) != 0)
       throw Error(where + ": the chat template does not render conversations prefix by prefix",
-                  "assistant-only masks need a template whose rendering of a prefix is a prefix of the whole; set train_on_inputs = true");
+                  "assistant-only masks need a template whose rendering of a prefix is a prefix of the "
+                  "whole; set train_on_inputs = true");
     spans.emplace_back(before.size(), upto.size());
   }
   if (!any_assistant && !opt.train_on_inputs)
@@ -106,15 +106,35 @@ Example format_row(const Row& r, const text::Tokenizer& tok, const text::ChatTem
   } else {
     throw Error(where + ": row has none of the fields text, prompt/completion or messages (found: " +
                     keys_of(row) + ")",
-                "map rows into one of these shapes, e.g. ds:map(function(r) return { prompt = r.q, completion = r.a } end)");
+                "map rows into one of these shapes, e.g. ds:map(function(r) return { prompt = r.q, "
+                "completion = r.a } end)");
   }
   return ex;
 }
 
 }  // namespace
 
-FormatResult format_rows(const std::vector<Row>& rows, const text::Tokenizer& tok, const text::ChatTemplate* tmpl,
-                         const FormatOptions& opt) {
+void FormatResult::append(FormatResult&& more) {
+  if (examples.empty()) {
+    examples = std::move(more.examples);
+  } else {
+    examples.reserve(examples.size() + more.examples.size());
+    for (auto& e : more.examples) examples.push_back(std::move(e));
+  }
+  if (skipped == 0) first_skip = std::move(more.first_skip);
+  skipped += more.skipped;
+  truncated += more.truncated;
+  more = FormatResult();
+}
+
+int64_t FormatResult::tokens() const {
+  int64_t n = 0;
+  for (const auto& e : examples) n += static_cast<int64_t>(e.ids.size());
+  return n;
+}
+
+FormatResult format_rows(const std::vector<Row>& rows, const text::Tokenizer& tok,
+                         const text::ChatTemplate* tmpl, const FormatOptions& opt) {
   if (opt.max_len < 2) throw Error("max_len must be >= 2, got " + std::to_string(opt.max_len));
   FormatResult out;
   out.examples.reserve(rows.size());
@@ -123,8 +143,8 @@ FormatResult format_rows(const std::vector<Row>& rows, const text::Tokenizer& to
       Example ex = format_row(r, tok, tmpl, opt);
       if (static_cast<int64_t>(ex.ids.size()) > opt.max_len) {
         if (!opt.truncate)
-          throw Error(r.origin + ": sample has " + std::to_string(ex.ids.size()) + " tokens, more than max_len " +
-                          std::to_string(opt.max_len),
+          throw Error(r.origin + ": sample has " + std::to_string(ex.ids.size()) +
+                          " tokens, more than max_len " + std::to_string(opt.max_len),
                       "raise max_len, set truncation = true, or filter long rows out");
         ex.ids.resize(opt.max_len);
         ex.labels.resize(opt.max_len);
@@ -136,9 +156,9 @@ FormatResult format_rows(const std::vector<Row>& rows, const text::Tokenizer& to
       }
       if (ex.label_tokens() == 0) throw Error(r.origin + ": sample has no token to train on");
       out.examples.push_back(std::move(ex));
-    } catch (const Error&) {
+    } catch (const Error& e) {
       if (!opt.skip_bad) throw;
-      ++out.skipped;
+      if (out.skipped++ == 0) out.first_skip = e.message();
     }
   }
   return out;

@@ -39,6 +39,10 @@ struct FormatResult {
   std::vector<Example> examples;
   int64_t skipped = 0;
   int64_t truncated = 0;
+  std::string first_skip;  // the error of the first skipped row ("file:line: problem"), for the report
+  // Moves `more`'s examples and counts to the end of this one (streamed data is formatted in chunks).
+  void append(FormatResult&& more);
+  int64_t tokens() const;  // all tokens of all examples
 };
 
 // `tmpl` may be null (then `messages` rows are an error naming the row).

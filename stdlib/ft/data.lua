@@ -1,14 +1,16 @@
---- Datasets for training: rows (Lua tables) read from JSONL / JSON files or given in memory, with
+--- Datasets for training: rows (Lua tables) read from JSONL / JSON / CSV files or given in memory, with
 --- transforms that return new datasets. Every row remembers where it came from ("train.jsonl:12"), so
 --- errors in later stages (a missing field, an empty completion) name the file and line.
 ---
 ---   local ds = ft.data.jsonl("train.jsonl"):map(function(r) return { prompt = r.q, completion = r.a } end)
 ---   local train, test = ds:shuffle(1):split(0.9, { seed = 1 })
+---   local big = ft.data.load("big.jsonl", { stream = true })   -- an ft.Stream: read in chunks, lazily
 ---
 --- Row shapes the trainer understands: { text = ... }, { prompt = ..., completion = ... } (loss on the
 --- completion only), { messages = { {role=..., content=...}, ... } } (loss on assistant turns only).
 local native = require "_ft.data"
 local options = require "ft.options"
+local stream = require "ft.data_stream"
 
 local M = {}
 
@@ -26,6 +28,7 @@ end
 local function new(rows, origins)
   return setmetatable({ rows = rows, origins = origins, n = #rows }, Dataset)
 end
+M._new = new
 
 function Dataset:__tostring()
   return string.format("Dataset(%d rows)", self.n)
@@ -41,36 +44,55 @@ local function rng(seed)
 end
 M._rng = rng
 
---- Reads a JSONL file (one JSON object per line). Invalid lines are errors naming file:line, or counted
---- skips with skip_invalid = true (the count is in ds.skipped).
----@param path string
----@param opts? {skip_invalid?:boolean, limit?:integer}
----@return ft.Dataset
-function M.jsonl(path, opts)
-  local o = options.check("ft.data.jsonl", opts, {
-    skip_invalid = { type = "boolean", default = false },
-    limit = { type = "integer", default = -1, doc = "read at most this many rows (-1: all)" },
-  })
-  local rows, origins, skipped = native.read_jsonl(path, o)
+local read_spec = {
+  skip_invalid = { type = "boolean", default = false,
+    doc = "count and skip invalid lines / records (the count is in ds.skipped) instead of raising" },
+  limit = { type = "integer", default = -1, doc = "read at most this many rows (-1: all)" },
+  stream = { type = "boolean", default = false,
+    doc = "return an ft.Stream that reads the file in chunks when iterated (for files larger than memory)" },
+  format = { type = "string", one_of = { "jsonl", "json", "csv", "tsv" }, doc = "default: from the extension" },
+  delimiter = { type = "string", doc = "CSV field separator (one character; default ',' or tab for .tsv)" },
+}
+
+-- Called in tail position by the public readers, so level 2 is the user's call.
+local function read(fname, path, opts, format)
+  local o = options.check(fname, opts, read_spec)
+  if type(path) ~= "string" then error(fname .. ": path must be a string, got " .. type(path), 2) end
+  o.format = o.format or format
+  if o.stream then return stream.open(path, o) end
+  local rows, origins, skipped = native.read(path, o)
   local ds = new(rows, origins)
   ds.skipped = skipped
   return ds
 end
 
---- Reads a JSON file holding one array of objects.
+--- Reads a JSONL file (one JSON object per line). Invalid lines are errors naming file:line, or counted
+--- skips with skip_invalid = true (the count is in ds.skipped). With stream = true: an ft.Stream.
 ---@param path string
----@param opts? {skip_invalid?:boolean, limit?:integer}
----@return ft.Dataset
-function M.json(path, opts)
-  local o = options.check("ft.data.json", opts, {
-    skip_invalid = { type = "boolean", default = false },
-    limit = { type = "integer", default = -1 },
-  })
-  local rows, origins, skipped = native.read_json(path, o)
-  local ds = new(rows, origins)
-  ds.skipped = skipped
-  return ds
-end
+---@param opts? {skip_invalid?:boolean, limit?:integer, stream?:boolean}
+---@return ft.Dataset|ft.Stream
+function M.jsonl(path, opts) return read("ft.data.jsonl", path, opts, "jsonl") end
+
+--- Reads a JSON file holding one array of objects (parsed whole, even with stream = true).
+---@param path string
+---@param opts? {skip_invalid?:boolean, limit?:integer, stream?:boolean}
+---@return ft.Dataset|ft.Stream
+function M.json(path, opts) return read("ft.data.json", path, opts, "json") end
+
+--- Reads a CSV file (RFC 4180): a header row naming the columns, then one row per record; quoted fields
+--- may hold commas, line breaks and doubled quotes. Values are strings. A record whose field count
+--- differs from the header's is an error naming file:line (or a counted skip with skip_invalid).
+---@param path string
+---@param opts? {skip_invalid?:boolean, limit?:integer, stream?:boolean, delimiter?:string}
+---@return ft.Dataset|ft.Stream
+function M.csv(path, opts) return read("ft.data.csv", path, opts, "csv") end
+
+--- Reads a dataset file of the format its extension names: .jsonl / .ndjson, .json, .csv, .tsv (or
+--- opts.format).
+---@param path string
+---@param opts? {format?:string, skip_invalid?:boolean, limit?:integer, stream?:boolean, delimiter?:string}
+---@return ft.Dataset|ft.Stream
+function M.load(path, opts) return read("ft.data.load", path, opts, nil) end
 
 --- A dataset of in-memory rows (a list of tables).
 ---@param rows table[]
@@ -97,6 +119,9 @@ function M.is_dataset(x) return getmetatable(x) == Dataset end
 ---@return ft.Dataset
 function M.as_dataset(x)
   if M.is_dataset(x) then return x end
+  if stream.is_stream(x) then
+    error("expected a Dataset or a list of rows, got a Stream; call :collect() on it for an in-memory Dataset", 3)
+  end
   return M.from_table(x)
 end
 
