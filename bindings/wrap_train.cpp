@@ -134,12 +134,17 @@ int w_trainable(lua_State* L) {
   return 3;
 }
 
-// trainer(model, rows, origins, eval_rows|nil, eval_origins|nil, format_opts, train_opts)
+// Examples from an Examples store (moved out of it) or tokenized from rows at idx (origins at idx + 1).
+data::FormatResult examples_at(lua_State* L, int idx, const model::Model& m, const data::FormatOptions& f) {
+  if (is_type(L, idx, TypeName<data::FormatResult>::registry))
+    return std::move(check_ref<data::FormatResult>(L, idx));
+  return format_for(m, check_rows(L, idx), f);
+}
+
+// trainer(model, rows | Examples, origins, eval_rows | Examples | nil, eval_origins|nil, format_opts,
+// train_opts)
 int w_trainer(lua_State* L) {
   auto mp = check_object<model::Model>(L, 1);
-  auto rows = check_rows(L, 2);
-  std::vector<data::Row> eval_rows;
-  if (lua_istable(L, 4)) eval_rows = check_rows(L, 4);
   data::FormatOptions f = check_format(L, 6);
   check_table(L, 7);
   const int o = 7;
@@ -163,17 +168,19 @@ int w_trainer(lua_State* L) {
   t.shuffle = field_boolean(L, o, "shuffle", true);
   t.rank = static_cast<int>(field_integer(L, o, "rank", 0));
   t.world_size = static_cast<int>(field_integer(L, o, "world_size", 1));
+  t.group_by_length = field_boolean(L, o, "group_by_length", false);
   t.output = field_string(L, o, "output", "");
   if (field_boolean(L, o, "packing", false)) t.pack_len = f.max_len;
   t.save_total_limit = field_integer(L, o, "save_total_limit", t.save_total_limit);
-  auto train_ex = format_for(*mp, rows, f);
+  auto train_ex = examples_at(L, 2, *mp, f);
   std::vector<data::Example> eval_ex;
-  if (!eval_rows.empty()) eval_ex = format_for(*mp, eval_rows, f).examples;
+  if (!lua_isnoneornil(L, 4)) eval_ex = examples_at(L, 4, *mp, f).examples;
   auto tr = std::make_shared<SftTrainer>(mp, std::move(train_ex.examples), std::move(eval_ex), t);
   push_object(L, tr);
   lua_pushinteger(L, static_cast<lua_Integer>(train_ex.skipped));
   lua_pushinteger(L, static_cast<lua_Integer>(train_ex.truncated));
-  return 3;
+  lua_pushlstring(L, train_ex.first_skip.data(), train_ex.first_skip.size());
+  return 4;
 }
 
 void set_num(lua_State* L, const char* k, double v) {

@@ -61,8 +61,21 @@ void TrainState::backward(const at::Tensor& loss) {
   loss.backward();
 }
 
+void TrainState::sum_across_ranks(std::vector<double>& values) {
+  if (opt_.world_size > 1 && !sync_)
+    throw Error("world_size is " + std::to_string(opt_.world_size) + " but nothing connects the ranks",
+                "launch with fthost launch / torchrun so the ranks share label counts and gradients");
+  if (sync_) sync_->sum(values);
+}
+
 UpdateStats TrainState::update() {
   UpdateStats u;
+  if (sync_) {  // every rank, same order: named_parameters() order of the trainable parameters
+    for (auto& kv : params_) {
+      at::Tensor g = kv.second.grad();
+      if (g.defined()) sync_->sum(g);
+    }
+  }
   u.grad_norm = clip_grad_norm(params_, opt_.max_grad_norm);
   u.lr = lr();
   u.applied = std::isfinite(u.grad_norm);

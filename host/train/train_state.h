@@ -12,6 +12,7 @@
 
 #include "model/model.h"
 #include "train/optimizer.h"
+#include "train/rank_sync.h"
 #include "train/schedule.h"
 
 namespace ft::train {
@@ -24,7 +25,7 @@ struct StepOptions {
   AdamWOptions adamw;
   std::string optimizer = "adamw";
   uint64_t seed = 0;
-  int rank = 0, world_size = 1;
+  int rank = 0, world_size = 1;  // world_size > 1 needs set_rank_sync() before the first step
   std::string output;            // checkpoints go to <output>/checkpoint-<step>; "" = no checkpoints
   int64_t save_total_limit = 2;  // checkpoints kept (<= 0: all)
 };
@@ -39,10 +40,17 @@ class TrainState {
   // Collects the parameters that require grad, builds the optimizer, and fixes the schedule's length.
   TrainState(std::shared_ptr<model::Model> m, const StepOptions& o, int64_t total_steps);
 
+  // Connects the ranks of a data-parallel run (rank_sync.h): update() then sums the ranks' gradients.
+  void set_rank_sync(std::shared_ptr<RankSync> sync) { sync_ = std::move(sync); }
+  // Element-wise sum over all ranks (identity for world_size 1), e.g. label tokens, so every rank
+  // divides its loss by the count of the whole accumulated batch. world_size > 1 without a RankSync
+  // is an error, never a silent per-rank normalisation.
+  void sum_across_ranks(std::vector<double>& values);
   // Backpropagates one (micro-batch) loss into the parameters' gradients.
   void backward(const at::Tensor& loss);
-  // Clips, applies the optimizer update with the scheduled LR when the gradient norm is finite, clears the
-  // gradients and counts the step (a skipped update still counts).
+  // Sums the gradients across ranks (with a RankSync), clips, applies the optimizer update with the scheduled
+  // LR when the gradient norm is finite, clears the gradients and counts the step (a skipped update still
+  // counts).
   UpdateStats update();
   void zero_grad() { optim_->zero_grad(); }
 
@@ -67,6 +75,7 @@ class TrainState {
   StepOptions opt_;
   NamedTensors params_;
   std::unique_ptr<Optimizer> optim_;
+  std::shared_ptr<RankSync> sync_;
   int64_t step_ = 0;
 };
 

@@ -25,7 +25,8 @@ SftTrainer::SftTrainer(std::shared_ptr<model::Model> m, std::vector<data::Exampl
       eval_(std::move(eval)),
       opt_(o),
       sampler_(static_cast<int64_t>(train_.size()),
-               data::SamplerOptions{o.batch_size, o.seed, o.shuffle, o.rank, o.world_size}) {
+               data::SamplerOptions{o.batch_size, o.seed, o.shuffle, o.rank, o.world_size, o.group_by_length},
+               o.group_by_length ? data::lengths_of(train_) : std::vector<int64_t>{}) {
   if (o.grad_accum < 1) throw Error("grad_accum must be >= 1");
   steps_per_epoch_ = std::max<int64_t>(1, sampler_.batches_per_epoch() / o.grad_accum);
   state_ = std::make_unique<TrainState>(m_, o, o.max_steps > 0 ? o.max_steps : o.epochs * steps_per_epoch_);
@@ -70,7 +71,11 @@ StepStats SftTrainer::step() {
     s.label_tokens += batches.back().label_tokens;
     for (auto v : batches.back().attention_mask) s.tokens += v;
   }
-  const double denom = static_cast<double>(std::max<int64_t>(1, s.label_tokens));
+  // The divisor is the label count of the whole accumulated batch across ranks (rank_sync.h).
+  std::vector<double> count{static_cast<double>(s.label_tokens)};
+  state_->sum_across_ranks(count);
+  s.global_label_tokens = static_cast<int64_t>(count[0]);
+  const double denom = static_cast<double>(std::max<int64_t>(1, s.global_label_tokens));
   state_->zero_grad();
   double loss_sum = 0;
   for (auto& b : batches) {
@@ -81,6 +86,9 @@ StepStats SftTrainer::step() {
     loss_sum += scaled.item<double>();
   }
   UpdateStats u = state_->update();
+  std::vector<double> total{loss_sum};  // the logged loss: the global mean on every rank
+  state_->sum_across_ranks(total);
+  loss_sum = total[0];
   s.grad_norm = u.grad_norm;
   s.lr = u.lr;
   s.step = global_step();

@@ -24,13 +24,15 @@ struct TrainerOptions : StepOptions {
   int64_t epochs = 1;
   int64_t max_steps = -1;  // > 0 overrides epochs
   bool shuffle = true;
-  int64_t pack_len = 0;  // > 0: training samples are packed into rows of this many tokens
+  bool group_by_length = false;  // batches of similar lengths (see data::SamplerOptions)
+  int64_t pack_len = 0;          // > 0: training samples are packed into rows of this many tokens
 };
 
 struct StepStats {
   int64_t step = 0;  // steps done after this one
   double loss = 0, lr = 0, grad_norm = 0, seconds = 0;
-  int64_t tokens = 0, label_tokens = 0;
+  int64_t tokens = 0, label_tokens = 0;  // this rank's
+  int64_t global_label_tokens = 0;       // of the accumulated batch across all ranks (the loss divisor)
   int64_t epoch = 0;
 };
 
@@ -44,6 +46,8 @@ class SftTrainer {
   SftTrainer(std::shared_ptr<model::Model> m, std::vector<data::Example> train,
              std::vector<data::Example> eval, const TrainerOptions& o);
 
+  // Connects the ranks of a data-parallel run (see rank_sync.h); needed when world_size > 1.
+  void set_rank_sync(std::shared_ptr<RankSync> sync) { state_->set_rank_sync(std::move(sync)); }
   StepStats step();
   EvalStats evaluate();
   // Writes <output>/checkpoint-<step> atomically, points <output>/latest at it, prunes old ones.

@@ -13,6 +13,7 @@
 local native = require "_ft.train"
 local options = require "ft.options"
 local data = require "ft.data"
+local stream = require "ft.data_stream"
 require "ft.lora"
 
 local M = {}
@@ -48,6 +49,9 @@ local spec = {
   max_grad_norm = { type = "number", default = 1.0, doc = "<= 0: no clipping" },
   seed = { type = "integer", default = 42, min = 0, doc = "drives shuffling and dropout" },
   shuffle = { type = "boolean", default = true },
+  group_by_length = { type = "boolean", default = false,
+    doc = "batches of similar lengths (less padding): megabatches of up to 50 global batches sorted by length," ..
+      " longest first, as transformers' LengthGroupedSampler" },
   output = { type = "string", aliases = { "output_dir" }, doc = "checkpoints and metrics.jsonl; nil: none" },
   save_steps = { type = "integer", default = 0, min = 0, doc = "checkpoint every N steps (0: only at the end)" },
   save_total_limit = { type = "integer", default = 2, doc = "checkpoints kept (<= 0: all)" },
@@ -108,8 +112,6 @@ function M.sft(opts)
   local o = options.check("ft.sft", opts, spec)
   local m = o.model
   if type(m) ~= "table" or not m._m then error("ft.sft: 'model' must be an ft.Model (from ft.new or ft.load)", 2) end
-  local ds = data.as_dataset(o.data)
-  local eval = o.eval_data and data.as_dataset(o.eval_data) or nil
   local topts = {
     batch_size = o.batch_size, grad_accum = o.grad_accum, epochs = o.epochs, max_steps = o.max_steps,
     lr = o.lr, schedule = o.schedule, min_lr_ratio = o.min_lr_ratio,
@@ -117,14 +119,32 @@ function M.sft(opts)
     max_grad_norm = o.max_grad_norm, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps,
     weight_decay = o.weight_decay, optimizer = o.optimizer, seed = o.seed, shuffle = o.shuffle,
     rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
-    packing = o.packing,
+    packing = o.packing, group_by_length = o.group_by_length,
   }
   local fopts = { max_len = o.max_len, train_on_inputs = o.train_on_inputs, add_eos = o.add_eos,
     truncation = o.truncation, skip_bad_rows = o.skip_bad_rows }
-  local t, skipped, truncated = native.trainer(m._m, ds.rows, ds.origins, eval and eval.rows, eval and eval.origins,
-    fopts, topts)
+  -- A Stream is tokenized chunk by chunk into a native store (its rows never all live in Lua); a Dataset
+  -- goes to the trainer as rows, tokenized there.
+  local function source(x)
+    if stream.is_stream(x) then
+      local store = x:_tokenize(m, fopts)
+      return store, nil, store:info().examples + store:info().skipped, x._base and x._base.skipped or 0
+    end
+    local ds = data.as_dataset(x)
+    return ds.rows, ds.origins, ds.n, ds.skipped or 0
+  end
+  local rows, origins, n, skipped_invalid = source(o.data)
+  local eval_rows, eval_origins
+  if o.eval_data then eval_rows, eval_origins = source(o.eval_data) end
+  local t, skipped, truncated, first_skip = native.trainer(m._m, rows, origins, eval_rows, eval_origins, fopts, topts)
   local run = setmetatable({ model = m, _t = t, _o = o, skipped = skipped, truncated = truncated,
-    examples = ds.n - skipped }, Run)
+    skipped_invalid = skipped_invalid, examples = n - skipped }, Run)
+  if o.log and skipped > 0 then
+    print(string.format("ft.sft: skipped %d of %d rows that could not be formatted (first: %s)", skipped, n, first_skip))
+  end
+  if o.log and skipped_invalid > 0 then
+    print(string.format("ft.sft: the data reader skipped %d invalid lines (skip_invalid = true)", skipped_invalid))
+  end
   if o.output and o.resume then
     local at = t:resume()
     if at > 0 then print(string.format("ft.sft: resumed from %s/checkpoint-%d", o.output, at)) end
