@@ -60,6 +60,7 @@ HubConfig HubConfig::from_env() {
       env_flag_true(env_or("HF_HUB_OFFLINE", "")) || env_flag_true(env_or("TRANSFORMERS_OFFLINE", ""));
   c.etag_timeout_s = env_seconds("HF_HUB_ETAG_TIMEOUT", c.etag_timeout_s);
   c.download_timeout_s = env_seconds("HF_HUB_DOWNLOAD_TIMEOUT", c.download_timeout_s);
+  c.ca_bundle = env_or("REQUESTS_CA_BUNDLE", env_or("CURL_CA_BUNDLE", ""));
 
   // Token order (utils/_auth.py): HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then the token file.
   if (!env_flag_true(env_or("HF_HUB_DISABLE_IMPLICIT_TOKEN", ""))) {

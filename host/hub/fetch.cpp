@@ -1,11 +1,11 @@
-// Blob fetching: range bookkeeping, resumable partial files, worker threads, hashing that follows the
-// contiguous written prefix while the download runs, and the final verify-and-move.
+// Blob fetching: range bookkeeping, resumable partial files, space reserved up front, worker threads
+// receiving into buffers that the hash follower reads while the download runs, and the final
+// verify-and-move.
 #include "hub/fetch.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -24,8 +25,10 @@
 #include "core/fs.h"
 #include "core/interrupt.h"
 #include "core/strings.h"
+#include "hub/disk_space.h"
+#include "hub/hash_follower.h"
 #include "hub/hashing.h"
-#include "hub/http.h"
+#include "hub/http_stream.h"
 #include "hub/retry.h"
 
 namespace ft::hub {
@@ -181,21 +184,13 @@ std::string adopt_partial(const FetchJob& job, RangeSet& have) {
   return mine;
 }
 
-void check_disk_space(const std::string& dir, uint64_t needed, const std::string& what) {
-  struct statvfs vfs {};
-  if (::statvfs(dir.c_str(), &vfs) != 0) return;
-  uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  if (free_bytes < needed)
-    throw Error("disk full: " + what + " needs " + human_bytes(needed) + " more but only " +
-                    human_bytes(free_bytes) + " is free in '" + dir + "'",
-                "free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk");
-}
-
 // The range list is saved this often (and after this many new bytes), so a kill -9 loses little.
 constexpr auto kSaveEvery = std::chrono::milliseconds(500);
-constexpr uint64_t kSaveEveryBytes = 16u << 20;
-// Body bytes are written to the partial file in pieces of this size.
-constexpr size_t kWriteBuffer = 1u << 20;
+constexpr uint64_t kSaveEveryBytes = 256u << 20;
+// Body bytes are received into buffers of this size and written with one pwrite each; a worker has
+// kSlots of them, so it keeps receiving while the hash follower reads the ones it lent.
+constexpr size_t kBufferSize = 1u << 20;
+constexpr size_t kSlots = 4;
 
 // ---- the shared state of one blob download ------------------------------------------------------
 struct Part {
@@ -208,6 +203,7 @@ struct Shared {
   Progress* progress;
   Progress::File* pfile;
   int fd;
+  std::string partial;
   bool ranged;  // parallel range mode
   std::mutex mu;
   std::condition_variable cv;
@@ -219,23 +215,11 @@ struct Shared {
   std::atomic<uint64_t> network_bytes{0};
   std::atomic<int> requests{0}, retries{0}, restarts{0};
   int active = 0;
-  // Hashing: bytes [0, hashed) went into `hasher`, in order. A worker whose freshly written bytes
-  // start exactly at `hashed` hashes them from its buffer; the rest is read back from the file by
-  // fetch_blob's loop. Both under hash_mu.
-  BlobHasher* hasher = nullptr;
-  std::mutex hash_mu;
-  std::atomic<uint64_t> hashed{0};
+  HashFollower* follower = nullptr;  // null when not verifying
 
-  Shared(const FetchJob& j, const HubConfig& c, Progress* p, Progress::File* f, int fd_, bool r)
-      : job(j), cfg(c), progress(p), pfile(f), fd(fd_), ranged(r) {}
-
-  void hash_in_order(uint64_t offset, const char* data, size_t n) {
-    if (!hasher) return;
-    std::unique_lock<std::mutex> lk(hash_mu, std::try_to_lock);
-    if (!lk || hashed != offset) return;  // not next in line (or being read back): left to fetch_blob
-    hasher->update(data, n);
-    hashed += n;
-  }
+  Shared(const FetchJob& j, const HubConfig& c, Progress* p, Progress::File* f, int fd_, std::string part,
+         bool r)
+      : job(j), cfg(c), progress(p), pfile(f), fd(fd_), partial(std::move(part)), ranged(r) {}
 
   void fail(std::exception_ptr e) {
     std::lock_guard<std::mutex> lk(mu);
@@ -248,9 +232,14 @@ struct Shared {
     return done.total();
   }
   void mark(uint64_t a, uint64_t b) {
-    std::lock_guard<std::mutex> lk(mu);
-    done.add(a, b);
-    cv.notify_all();
+    uint64_t prefix;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      done.add(a, b);
+      prefix = done.prefix();
+      cv.notify_all();
+    }
+    if (follower) follower->prefix_grew(prefix);
   }
 };
 
@@ -259,67 +248,118 @@ std::string describe_status(const HttpResponse& r) {
   return "HTTP " + std::to_string(r.status) + (msg.empty() ? "" : " (" + msg + ")");
 }
 
+// One worker's receive buffers: lent to the hash follower when in order, else reused at once.
+struct Buffers {
+  std::vector<HashFollower::Slot> slots = std::vector<HashFollower::Slot>(kSlots);
+  HashFollower::Slot& take(HashFollower* follower) {
+    if (follower) return follower->take_free(slots, kBufferSize);
+    if (slots[0].data.size() != kBufferSize) slots[0].data.resize(kBufferSize);
+    return slots[0];
+  }
+};
+
+// The body of one range request: each filled buffer is written at its file offset, lent to the hash
+// follower when next in line, and recorded in the range list once it is in the file.
+class PartSink : public BodySink {
+ public:
+  PartSink(Shared& s, Buffers& bufs) : s_(s), bufs_(bufs) {}
+  uint64_t cur = 0;         // file offset of the next body byte
+  uint64_t body_limit = 0;  // where this request's bytes end
+  bool problem = false;
+  std::string last_problem;
+  std::exception_ptr write_error;
+
+  Buffer buffer() override {
+    slot_ = &bufs_.take(s_.follower);
+    return {slot_->data.data(), slot_->data.size()};
+  }
+  bool received(size_t n) override {
+    if (s_.stop) return false;
+    bool last = false;
+    if (cur + n > body_limit) {
+      if (body_limit == s_.job.size) {
+        problem = true;
+        last_problem = "the server sent more than the expected " + std::to_string(s_.job.size) + " bytes";
+        return false;
+      }
+      n = static_cast<size_t>(body_limit - cur);  // a range answer longer than asked for
+      last = true;
+    }
+    const char* data = slot_->data.data();
+    for (size_t off = 0; off < n;) {
+      ssize_t w = ::pwrite(s_.fd, data + off, n - off, static_cast<off_t>(cur + off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        int e = errno;
+        // The range list is the truth: whatever this piece got into the file is not counted.
+        if (e == ENOSPC || e == EDQUOT) {
+          uint64_t have = s_.done_total();
+          write_error = capture([&] {
+            throw_disk_full("writing '" + s_.partial + "' (" + s_.job.display_name + ", " +
+                                std::to_string(have) + " of " + std::to_string(s_.job.size) + " bytes in)",
+                            s_.partial.substr(0, s_.partial.rfind('/')), s_.job.size - have);
+          });
+        } else {
+          write_error = std::make_exception_ptr(Error(
+              "cannot write '" + s_.partial + "': " + std::strerror(e), "check the disk and HF_HUB_CACHE"));
+        }
+        return false;
+      }
+      off += static_cast<size_t>(w);
+    }
+    if (s_.follower) s_.follower->lend(cur, *slot_, n);
+    if (n) s_.mark(cur, cur + n);
+    cur += n;
+    s_.network_bytes += n;
+    if (s_.progress) s_.progress->advance(s_.pfile, n);
+    return !last && !s_.stop;
+  }
+
+ private:
+  template <class F>
+  static std::exception_ptr capture(F f) {
+    try {
+      f();
+    } catch (...) {
+      return std::current_exception();
+    }
+    return nullptr;
+  }
+  Shared& s_;
+  Buffers& bufs_;
+  HashFollower::Slot* slot_ = nullptr;
+};
+
 // Fetches [part.begin, part.end) with retries. Throws ft::Error on a non-retryable answer or when
 // retries without progress run out.
-void fetch_part(Shared& s, HttpSession& http, Part part) {
+void fetch_part(Shared& s, StreamClient& http, Buffers& bufs, Part part) {
   const FetchJob& job = s.job;
-  uint64_t cur = part.begin;
+  PartSink sink(s, bufs);
+  sink.cur = part.begin;
   int failures = 0;
-  std::string last_problem;
   bool whole_file = false;
-  std::vector<char> wbuf;
-  wbuf.reserve(kWriteBuffer);
-  while (cur < part.end) {
+  while (sink.cur < part.end) {
     if (s.stop) return;
     Url url = job.url;
     bool restarted = false;
     HttpResponse resp;
-    uint64_t start_cur = cur;
-    uint64_t body_limit = part.end;
-    std::exception_ptr write_error;
-    uint64_t unmarked_from = cur;
-    bool problem = false;
+    uint64_t start_cur = sink.cur;
+    sink.body_limit = part.end;
+    sink.problem = false;
     bool abandoned = false;
-    // Body bytes are gathered into `wbuf` (file offset `unmarked_from`) and written in large pwrites;
-    // the range list learns about them only once they are in the file.
-    wbuf.clear();
-    auto flush = [&]() -> bool {
-      size_t off = 0;
-      while (off < wbuf.size()) {
-        ssize_t w =
-            ::pwrite(s.fd, wbuf.data() + off, wbuf.size() - off, static_cast<off_t>(unmarked_from + off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          int e = errno;
-          write_error = std::make_exception_ptr(
-              e == ENOSPC
-                  ? Error("disk full while writing '" + job.blob_path + "' (" + job.display_name + ")",
-                          "free some space, or point HF_HUB_CACHE at a larger disk; the partial "
-                          "file is kept and the next run resumes it")
-                  : Error("cannot write '" + job.blob_path + "': " + std::strerror(e)));
-          return false;
-        }
-        off += static_cast<size_t>(w);
-      }
-      s.hash_in_order(unmarked_from, wbuf.data(), wbuf.size());
-      if (!wbuf.empty()) s.mark(unmarked_from, unmarked_from + wbuf.size());
-      unmarked_from += wbuf.size();
-      wbuf.clear();
-      return true;
-    };
     try {
       for (int redirects = 0;; ++redirects) {
         HeaderMap h;
         h.emplace("Accept-Encoding", "identity");
         h.emplace("User-Agent", "fthost-hub/0.1");
         if (job.token && url.origin() == job.auth_origin) h.emplace("Authorization", "Bearer " + *job.token);
-        bool want_range = cur > 0 || part.end < job.size;
+        bool want_range = sink.cur > 0 || part.end < job.size;
         if (want_range)
-          h.emplace("Range", "bytes=" + std::to_string(cur) + "-" +
+          h.emplace("Range", "bytes=" + std::to_string(sink.cur) + "-" +
                                  (part.end < job.size ? std::to_string(part.end - 1) : std::string()));
         ++s.requests;
-        resp = http.request(
-            "GET", url, h,
+        resp = http.get(
+            url, h,
             [&](const HttpResponse& r) {
               if (r.status == 200 && want_range) {
                 // The server ignored Range: the body starts at byte 0. One worker restarts from
@@ -330,42 +370,21 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                 }
                 whole_file = true;
                 restarted = true;
-                if (!flush()) return false;
-                cur = 0;
-                unmarked_from = 0;
-                body_limit = job.size;
+                sink.cur = 0;
+                sink.body_limit = job.size;
               } else if (r.status == 206) {
                 std::string cr = r.header("Content-Range");  // "bytes a-b/size"
                 uint64_t a = 0;
-                if (std::sscanf(cr.c_str(), "bytes %lu-", &a) != 1 || a != cur) {
-                  problem = true;
-                  last_problem =
-                      "bad Content-Range '" + cr + "' for a request starting at " + std::to_string(cur);
+                if (std::sscanf(cr.c_str(), "bytes %lu-", &a) != 1 || a != sink.cur) {
+                  sink.problem = true;
+                  sink.last_problem =
+                      "bad Content-Range '" + cr + "' for a request starting at " + std::to_string(sink.cur);
                   return false;
                 }
               }
               return !s.stop.load();
             },
-            [&](const char* data, size_t n) {
-              if (s.stop) return false;
-              bool last = false;
-              if (cur + n > body_limit) {
-                if (body_limit == job.size) {
-                  problem = true;
-                  last_problem =
-                      "the server sent more than the expected " + std::to_string(job.size) + " bytes";
-                  return false;
-                }
-                n = static_cast<size_t>(body_limit - cur);  // a range answer longer than asked for
-                last = true;
-              }
-              if (wbuf.size() + n > kWriteBuffer && !flush()) return false;
-              wbuf.insert(wbuf.end(), data, data + n);
-              cur += n;
-              s.network_bytes += n;
-              if (s.progress) s.progress->advance(s.pfile, n);
-              return !last;
-            });
+            sink);
         if (resp.status >= 300 && resp.status < 400 && resp.has("Location") && redirects < 10) {
           url = resolve_location(url, resp.header("Location"));
           continue;
@@ -373,21 +392,20 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
         break;
       }
     } catch (const HttpError& e) {
-      last_problem = e.what();
-      problem = true;
+      sink.last_problem = e.what();
+      sink.problem = true;
     }
-    if (!write_error) flush();
-    if (write_error) std::rethrow_exception(write_error);
+    if (sink.write_error) std::rethrow_exception(sink.write_error);
     if (s.stop || abandoned) return;
     if (restarted) {
       ++s.restarts;
       part.end = job.size;
     }
-    if (!problem && resp.status != 200 && resp.status != 206 && resp.status != 0) {
+    if (!sink.problem && resp.status != 200 && resp.status != 206 && resp.status != 0) {
       if (resp.status == 416)
         throw Error("download of '" + job.display_name + "' failed: the server's copy is shorter than the " +
                         std::to_string(job.size) + " bytes it announced (HTTP 416 for a range from byte " +
-                        std::to_string(cur) + ")",
+                        std::to_string(sink.cur) + ")",
                     "run again later; if it repeats, the server or a proxy serves a truncated file");
       if (!retryable_status(resp.status)) {
         throw Error("download of '" + job.display_name + "' from " + url.origin() +
@@ -396,17 +414,17 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
                         ? "the download link may have expired or the token lacks access; run again"
                         : "check the repo, revision and file name");
       }
-      last_problem = describe_status(resp);
-      problem = true;
+      sink.last_problem = describe_status(resp);
+      sink.problem = true;
     }
-    if (cur >= part.end) return;
-    if (!problem && (resp.status == 200 || resp.status == 206))
-      last_problem = "the connection ended early (truncated body)";
-    bool progressed = cur > start_cur || (restarted && cur > 0);
+    if (sink.cur >= part.end) return;
+    if (!sink.problem && (resp.status == 200 || resp.status == 206))
+      sink.last_problem = "the connection ended early (truncated body)";
+    bool progressed = sink.cur > start_cur || (restarted && sink.cur > 0);
     failures = progressed ? 1 : failures + 1;
     if (failures > s.cfg.max_retries)
       throw Error("download of '" + job.display_name + "' failed after " + std::to_string(failures) +
-                      " attempts without progress: " + last_problem,
+                      " attempts without progress: " + sink.last_problem,
                   "check the network and run again: the " + human_bytes(s.done_total()) +
                       " already downloaded are kept and resumed");
     ++s.retries;
@@ -415,7 +433,8 @@ void fetch_part(Shared& s, HttpSession& http, Part part) {
 }
 
 void worker(Shared& s) {
-  HttpSession http(s.cfg.etag_timeout_s, s.cfg.download_timeout_s);
+  StreamClient http(s.cfg.etag_timeout_s, s.cfg.download_timeout_s, s.cfg.ca_bundle, &s.stop);
+  Buffers bufs;
   for (;;) {
     Part p{};
     {
@@ -425,12 +444,13 @@ void worker(Shared& s) {
       s.queue.erase(s.queue.begin());
     }
     try {
-      fetch_part(s, http, p);
+      fetch_part(s, http, bufs, p);
     } catch (...) {
       s.fail(std::current_exception());
       break;
     }
   }
+  if (s.follower) s.follower->wait_returned(bufs.slots);  // the follower may still be reading them
   std::lock_guard<std::mutex> lk(s.mu);
   --s.active;
   s.cv.notify_all();
@@ -443,16 +463,28 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
   fs::make_dirs(dir);
   RangeSet have;
   std::string partial = adopt_partial(job, have);
-  check_disk_space(dir, job.size - std::min(job.size, have.total()), "'" + job.display_name + "'");
+  // Space already taken by the partial file (written or reserved by an earlier run) is not needed again.
+  uint64_t held = std::max(have.total(), allocated_bytes(partial));
+  uint64_t needed = job.size - std::min(job.size, held);
+  std::string what = "'" + job.display_name + "'";
+  require_free_space(dir, needed, what);
 
   int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
     throw Error("cannot create '" + partial + "': " + std::strerror(errno),
                 "check that HF_HUB_CACHE is writable");
+  if (have.total() < job.size) {
+    try {
+      reserve_space(fd, job.size, dir, needed, what);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  }
 
   bool ranged = cfg.range_connections > 1 && job.size >= cfg.range_min_size;
   Progress::File* pfile = progress ? progress->add_file(job.display_name, job.size, have.total()) : nullptr;
-  Shared s(job, cfg, progress, pfile, fd, ranged);
+  Shared s(job, cfg, progress, pfile, fd, partial, ranged);
   s.done = have;
   FetchStats stats;
   stats.resumed_bytes = have.total();
@@ -463,8 +495,12 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
   }
 
   BlobHashKind kind = cfg.verify ? hash_kind_for_etag(job.etag) : BlobHashKind::none;
-  BlobHasher hasher(kind, job.size);
-  if (kind != BlobHashKind::none) s.hasher = &hasher;
+  std::unique_ptr<HashFollower> follower;
+  if (kind != BlobHashKind::none) {
+    follower = std::make_unique<HashFollower>(kind, job.size, fd, partial);
+    follower->prefix_grew(have.prefix());  // resumed bytes are read back
+    s.follower = follower.get();
+  }
 
   int nworkers = ranged ? std::min<int>(cfg.range_connections, static_cast<int>(s.queue.size()))
                         : (s.queue.empty() ? 0 : 1);
@@ -472,21 +508,16 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
   std::vector<std::thread> threads;
   for (int i = 0; i < nworkers; ++i) threads.emplace_back([&s] { worker(s); });
 
-  // Hash what the workers could not (resumed bytes, ranges that arrived early) by reading the
-  // contiguous prefix back as it grows; persist the range list now and then.
-  std::vector<char> buf(4 << 20);
+  // Persist the range list now and then, and watch for Ctrl-C, until the workers are done.
   auto last_save = std::chrono::steady_clock::now();
   uint64_t saved_total = have.total();
-  std::exception_ptr hash_error;
   for (;;) {
-    uint64_t upto;
     bool finished;
     RangeSet snapshot;
     {
       std::unique_lock<std::mutex> lk(s.mu);
       s.cv.wait_for(lk, std::chrono::milliseconds(200),
-                    [&] { return s.active == 0 || s.done.prefix() > s.hashed + buf.size(); });
-      upto = s.done.prefix();
+                    [&] { return s.active == 0 || s.done.total() > saved_total + kSaveEveryBytes; });
       finished = s.active == 0;
       auto now = std::chrono::steady_clock::now();
       if (finished || now - last_save > kSaveEvery || s.done.total() > saved_total + kSaveEveryBytes) {
@@ -497,45 +528,37 @@ FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progr
     }
     if (interrupt_requested()) s.stop = true;
     if (snapshot.total() > 0) save_partial(partial, job, snapshot);
-    while (kind != BlobHashKind::none && !hash_error) {
-      std::lock_guard<std::mutex> hl(s.hash_mu);
-      uint64_t at = s.hashed;
-      if (at >= upto) break;
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), upto - at));
-      ssize_t r = ::pread(fd, buf.data(), n, static_cast<off_t>(at));
-      if (r <= 0) {
-        hash_error = std::make_exception_ptr(
-            Error("cannot read back '" + partial + "' to verify it: " + std::strerror(errno)));
-        break;
-      }
-      hasher.update(buf.data(), static_cast<size_t>(r));
-      s.hashed += static_cast<uint64_t>(r);
-    }
     if (finished) break;
   }
   for (auto& t : threads) t.join();
-  ::close(fd);
   if (progress && pfile) progress->finish(pfile);
 
-  if (s.error) std::rethrow_exception(s.error);
-  check_interrupt();
-  if (hash_error) std::rethrow_exception(hash_error);
-  if (s.stop) throw Interrupted();
+  std::string digest;
+  bool complete = !s.error && !s.stop && s.done.prefix() == job.size;
+  try {
+    if (s.error) std::rethrow_exception(s.error);
+    check_interrupt();
+    if (s.stop) throw Interrupted();
+    if (complete && follower) digest = follower->finish();
+  } catch (...) {
+    follower.reset();
+    ::close(fd);
+    throw;
+  }
+  follower.reset();
+  ::close(fd);
   uint64_t got = s.done.total();
-  if (s.done.prefix() != job.size || file_size_or_zero(partial) != job.size) {
+  if (!complete || file_size_or_zero(partial) != job.size) {
     throw Error("download of '" + job.display_name + "' is incomplete: have " + std::to_string(got) + " of " +
                     std::to_string(job.size) + " bytes",
                 "run again to resume");
   }
-  if (kind != BlobHashKind::none) {
-    std::string digest = hasher.hex_digest();
-    if (digest != job.etag) {
-      ::unlink(partial.c_str());
-      ::unlink(ranges_path(partial).c_str());
-      throw Error(std::string(hash_kind_name(kind)) + " mismatch for '" + job.display_name + "': expected " +
-                      job.etag + ", got " + digest + "; the downloaded file was deleted",
-                  "run the download again; if it repeats, a proxy or the server is corrupting data");
-    }
+  if (kind != BlobHashKind::none && digest != job.etag) {
+    ::unlink(partial.c_str());
+    ::unlink(ranges_path(partial).c_str());
+    throw Error(std::string(hash_kind_name(kind)) + " mismatch for '" + job.display_name + "': expected " +
+                    job.etag + ", got " + digest + "; the downloaded file was deleted",
+                "run the download again; if it repeats, a proxy or the server is corrupting data");
   }
   mode_t um = ::umask(0);
   ::umask(um);

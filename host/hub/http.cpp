@@ -21,8 +21,8 @@ std::string HttpResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-HttpSession::HttpSession(double connect_timeout_s, double read_timeout_s)
-    : connect_timeout_s_(connect_timeout_s), read_timeout_s_(read_timeout_s) {}
+HttpSession::HttpSession(double connect_timeout_s, double read_timeout_s, std::string ca_file)
+    : connect_timeout_s_(connect_timeout_s), read_timeout_s_(read_timeout_s), ca_file_(std::move(ca_file)) {}
 HttpSession::~HttpSession() = default;
 
 void HttpSession::drop_connections() {
@@ -65,6 +65,7 @@ httplib::Client& HttpSession::client_for(const Url& url) {
   c->set_keep_alive(true);
   c->set_follow_location(false);
   c->set_decompress(false);
+  if (!ca_file_.empty()) c->set_ca_cert_path(ca_file_.c_str());
   return *clients_.emplace(key, std::move(c)).first->second;
 }
 

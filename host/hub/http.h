@@ -49,7 +49,8 @@ using BodyFn = std::function<bool(const char* data, size_t n)>;
 // One per thread: keeps a keep-alive connection per origin.
 class HttpSession {
  public:
-  HttpSession(double connect_timeout_s, double read_timeout_s);
+  // `ca_file`: a PEM bundle to trust instead of the system store ("" = system store).
+  HttpSession(double connect_timeout_s, double read_timeout_s, std::string ca_file = {});
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -64,6 +65,7 @@ class HttpSession {
  private:
   httplib::Client& client_for(const Url& url);
   double connect_timeout_s_, read_timeout_s_;
+  std::string ca_file_;
   std::map<std::string, std::unique_ptr<httplib::Client>> clients_;
 };
 

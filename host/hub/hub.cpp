@@ -134,7 +134,7 @@ std::string HubClient::resolve_url(const std::string& repo_id, const std::string
 
 // A GET on the JSON API with retries on network errors, 429 and 5xx. Returns the last answer.
 HttpResponse HubClient::api_get(const std::string& url_text) {
-  HttpSession http(cfg_.etag_timeout_s, cfg_.etag_timeout_s);
+  HttpSession http(cfg_.etag_timeout_s, cfg_.etag_timeout_s, cfg_.ca_bundle);
   Url url = parse_url(url_text);
   int net_failures = 0;
   for (int failures = 0;;) {
@@ -158,7 +158,7 @@ namespace {
 // errors, 429 and 5xx. `final_url` is the URL that gave the answer.
 HttpResponse head_resolve(const HubConfig& cfg, const std::string& url_text, Url& final_url,
                           const std::function<HeaderMap(const Url&)>& headers_for) {
-  HttpSession http(cfg.etag_timeout_s, cfg.etag_timeout_s);
+  HttpSession http(cfg.etag_timeout_s, cfg.etag_timeout_s, cfg.ca_bundle);
   int net_failures = 0;
   for (int failures = 0;;) {
     try {
