@@ -29,10 +29,9 @@ uint64_t allocated_bytes(const std::string& path) {
 void throw_disk_full(const std::string& doing, const std::string& dir, uint64_t needed) {
   uint64_t free = free_bytes(dir);
   throw Error("disk full: " + doing + " needs " + human_bytes(needed) + " (" + std::to_string(needed) +
-                  " bytes) more, but " +
-                  (free == UINT64_MAX
-                       ? std::string("the free space is unknown")
-                       : "only " + human_bytes(free) + " (" + std::to_string(free) + " bytes) is free") +
+                  " bytes) more; " +
+                  (free == UINT64_MAX ? std::string("the free space is unknown")
+                                      : human_bytes(free) + " (" + std::to_string(free) + " bytes) is free") +
                   " in '" + dir + "'",
               "free some space, or point HF_HUB_CACHE (or HF_HOME) at a larger disk; a partial download "
               "is kept and the next run resumes it");

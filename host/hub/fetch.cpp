@@ -134,12 +134,12 @@ std::string random_hex8() {
   return buf;
 }
 
-// Under the blob lock no other process writes these: adopt the partial holding the most bytes (ours
-// from a killed run, or huggingface_hub's), delete the rest, and give it this process's name.
-std::string adopt_partial(const FetchJob& job, RangeSet& have) {
-  std::string dir = job.blob_path.substr(0, job.blob_path.rfind('/'));
-  std::string etag = job.etag;
-  std::string mine = job.blob_path + "." + random_hex8() + ".incomplete";
+// The partial files of the blob at `blob_path`: "<etag>.<anything>.incomplete" (ours) and
+// "<etag>.incomplete" (huggingface_hub's). With `remove_stale`, range-list temp files left by a run
+// killed between their write and their rename are deleted.
+std::vector<std::string> list_partials(const std::string& blob_path, bool remove_stale) {
+  std::string dir = blob_path.substr(0, blob_path.rfind('/'));
+  std::string etag = blob_path.substr(dir.size() + 1);
   std::vector<std::string> partials;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
@@ -149,9 +149,8 @@ std::string adopt_partial(const FetchJob& job, RangeSet& have) {
           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
         partials.push_back(dir + "/" + n);
       if (n == etag + suffix) partials.push_back(dir + "/" + n);
-      // A range-list temp file left by a run killed between its write and its rename.
       const std::string stale = ".ranges.tmp";
-      if (n.compare(0, etag.size() + 1, etag + ".") == 0 && n.size() > stale.size() &&
+      if (remove_stale && n.compare(0, etag.size() + 1, etag + ".") == 0 && n.size() > stale.size() &&
           n.compare(n.size() - stale.size(), stale.size(), stale) == 0)
         ::unlink((dir + "/" + n).c_str());
     }
@@ -159,6 +158,14 @@ std::string adopt_partial(const FetchJob& job, RangeSet& have) {
   }
   std::sort(partials.begin(), partials.end());
   partials.erase(std::unique(partials.begin(), partials.end()), partials.end());
+  return partials;
+}
+
+// Under the blob lock no other process writes these: adopt the partial holding the most bytes (ours
+// from a killed run, or huggingface_hub's), delete the rest, and give it this process's name.
+std::string adopt_partial(const FetchJob& job, RangeSet& have) {
+  std::string mine = job.blob_path + "." + random_hex8() + ".incomplete";
+  std::vector<std::string> partials = list_partials(job.blob_path, true);
   std::string best;
   RangeSet best_rs;
   for (auto& p : partials) {
@@ -457,6 +464,12 @@ void worker(Shared& s) {
 }
 
 }  // namespace
+
+uint64_t partial_bytes_held(const std::string& blob_path) {
+  uint64_t held = 0;
+  for (auto& p : list_partials(blob_path, false)) held += allocated_bytes(p);
+  return held;
+}
 
 FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progress) {
   std::string dir = job.blob_path.substr(0, job.blob_path.rfind('/'));

@@ -38,4 +38,8 @@ struct FetchStats {
 
 FetchStats fetch_blob(const FetchJob& job, const HubConfig& cfg, Progress* progress);
 
+// Disk bytes already held by partial downloads of the blob at `blob_path` (ours or huggingface_hub's
+// "<etag>*.incomplete"): space a resumed download does not need to find again.
+uint64_t partial_bytes_held(const std::string& blob_path);
+
 }  // namespace ft::hub

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
+#include "hub/disk_space.h"
 #include "hub/fnmatch.h"
 #include "hub/retry.h"
 
@@ -406,6 +407,24 @@ std::string HubClient::snapshot(const std::string& repo_id, const SnapshotOption
   cache.ensure_cachedir_tag();
   cache.write_ref(opts.revision, commit);
   fs::make_dirs(cache.snapshot_dir(commit));
+
+  // Fail before the first byte when the blobs still missing cannot fit (file sizes from the listing;
+  // fetch_blob checks each file again against X-Linked-Size).
+  uint64_t needed = 0;
+  size_t missing = 0;
+  for (auto& f : selected) {
+    std::string blob = cache.blob_path(f.etag());
+    if (fs::exists(blob)) continue;
+    ++missing;
+    needed += f.size - std::min(f.size, partial_bytes_held(blob));
+  }
+  if (missing > 0) {
+    std::string blobs_dir = cache.storage_dir() + "/blobs";
+    fs::make_dirs(blobs_dir);
+    require_free_space(
+        blobs_dir, needed,
+        std::to_string(missing) + (missing == 1 ? " file" : " files") + " of '" + repo_id + "'");
+  }
 
   std::unique_ptr<Progress> progress;
   if (cfg_.progress) progress = std::make_unique<Progress>(true, ::isatty(2) == 1);
