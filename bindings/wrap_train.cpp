@@ -2,9 +2,9 @@
 // freezing by name pattern, the SFT
 // trainer object (step, evaluate, save, resume), and the interrupt flag the Lua training loop polls.
 #include "core/interrupt.h"
+#include "lua_json.h"
 #include "lua_util.h"
 #include "model/model.h"
-#include "lua_json.h"
 #include "train/bench.h"
 #include "train/freeze.h"
 #include "train/lora.h"
@@ -63,7 +63,8 @@ int w_lora(lua_State* L) {
   c.layers = field_integer_list(L, 2, "layers");
   c.layers_pattern = field_string_list(L, 2, "layers_pattern");
   c.rank_pattern = train::rank_pattern_from_json(field_json(L, 2, "rank_pattern"), "m:lora: rank_pattern");
-  c.alpha_pattern = train::alpha_pattern_from_json(field_json(L, 2, "alpha_pattern"), "m:lora: alpha_pattern");
+  c.alpha_pattern =
+      train::alpha_pattern_from_json(field_json(L, 2, "alpha_pattern"), "m:lora: alpha_pattern");
   c.bias = field_string(L, 2, "bias", c.bias);
   c.modules_to_save = field_string_list(L, 2, "modules_to_save");
   auto t = train::apply_lora(m, c);

@@ -12,7 +12,8 @@ namespace {
 std::vector<std::string> parts(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
-  for (size_t dot; (dot = s.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(s.substr(start, dot - start));
+  for (size_t dot; (dot = s.find('.', start)) != std::string::npos; start = dot + 1)
+    out.push_back(s.substr(start, dot - start));
   out.push_back(s.substr(start));
   return out;
 }
@@ -53,7 +54,8 @@ int64_t set_trainable(model::Model& m, const std::vector<std::string>& patterns,
       for (size_t i = 0; i < base.size() && i < 3; ++i) examples += (i ? ", " : "") + base[i];
       throw Error(std::string(fn) + ": pattern '" + pat + "' matches no parameter",
                   "patterns are dot-separated parts of parameter names, e.g. \"embed_tokens\", \"layers.1\", "
-                  "\"mlp.down_proj\"; names look like " + examples + " (m:parameters() lists them)");
+                  "\"mlp.down_proj\"; names look like " +
+                      examples + " (m:parameters() lists them)");
     }
   int64_t n = 0;
   for (auto& p : m.lm->parameters())

@@ -49,7 +49,8 @@ bool layer_selected(const LoraConfig& c, const std::string& key) {
 }
 
 bool excluded(const LoraConfig& c, const std::string& key) {
-  if (!c.exclude_regex.empty() && std::regex_match(key, compile(c.exclude_regex, "exclude regex"))) return true;
+  if (!c.exclude_regex.empty() && std::regex_match(key, compile(c.exclude_regex, "exclude regex")))
+    return true;
   for (const auto& e : c.exclude)
     if (module_suffix_match(key, e)) return true;
   for (const auto& s : c.modules_to_save)  // trained in full: never wrapped (PEFT does the same)
@@ -110,7 +111,7 @@ LoraAdapter::LoraAdapter(int64_t in, int64_t out, int64_t r_, double alpha_, con
     : r(r_), alpha(alpha_), dropout_p(c.dropout), rslora(c.rslora) {
   if (r < 1) throw Error("lora: r must be >= 1, got " + std::to_string(r));
   scale_ = c.rslora ? alpha / std::sqrt(static_cast<double>(r)) : alpha / static_cast<double>(r);
-  // kaiming_uniform_(a = sqrt 5) on [r, in]: gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / in) = 1 / sqrt(in).
+  // kaiming_uniform_(a = sqrt 5) on [r, in]: gain sqrt(2 / 6), bound gain * sqrt(3 / in) = 1 / sqrt(in).
   const double bound = 1.0 / std::sqrt(static_cast<double>(in));
   at::Tensor a = at::empty({r, in}, at::kFloat);
   if (gen)
@@ -127,7 +128,9 @@ at::Tensor LoraAdapter::forward(const at::Tensor& x) {
   return at::linear(at::linear(h.to(lora_A.scalar_type()), lora_A), lora_B).mul(scale_).to(x.scalar_type());
 }
 
-at::Tensor LoraAdapter::delta_weight() const { return at::matmul(lora_B, lora_A).mul(scale_); }
+at::Tensor LoraAdapter::delta_weight() const {
+  return at::matmul(lora_B, lora_A).mul(scale_);
+}
 
 std::vector<LoraTarget> lora_targets(model::Model& m) {
   std::vector<LoraTarget> out;
@@ -140,21 +143,25 @@ std::vector<LoraTarget> lora_targets(model::Model& m) {
 
 std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
   if (!lora_targets(m).empty())
-    throw Error("m:lora: this model already has LoRA adapters", "merge them (m:merge()) or load a fresh model");
+    throw Error("m:lora: this model already has LoRA adapters",
+                "merge them (m:merge()) or load a fresh model");
   check_lora_config(c);
   const std::set<std::string> exact(c.exact_modules.begin(), c.exact_modules.end());
-  auto is_target = [&](const std::string& key) { return exact.empty() ? lora_targets_module(c, key) : exact.count(key) > 0; };
+  auto is_target = [&](const std::string& key) {
+    return exact.empty() ? lora_targets_module(c, key) : exact.count(key) > 0;
+  };
   // A target that names an embedding or a norm is a mistake worth stopping for (PEFT raises too).
   for (const auto& item : m.lm->named_modules()) {
     if (dynamic_cast<model::LinearImpl*>(item.value().get()) || item.key().empty()) continue;
     if (c.all_linear || item.value()->named_parameters(false).is_empty() || !is_target(item.key())) continue;
-    throw Error("m:lora: target '" + item.key() + "' is not a linear module (only linear projections take "
-                "LoRA adapters)", "train it in full with modules_to_save = { \"" +
-                item.key().substr(item.key().rfind('.') + 1) + "\" }, or narrow the targets");
+    const std::string leaf = item.key().substr(item.key().rfind('.') + 1);
+    throw Error("m:lora: target '" + item.key() + "' is not a linear module (only those take adapters)",
+                "train it in full with modules_to_save = { \"" + leaf + "\" }, or narrow the targets");
   }
   for (const auto& s : c.modules_to_save) {
     bool hit = false;
-    for (const auto& item : m.lm->named_modules()) hit = hit || (!item.key().empty() && module_suffix_match(item.key(), s));
+    for (const auto& item : m.lm->named_modules())
+      hit = hit || (!item.key().empty() && module_suffix_match(item.key(), s));
     if (!hit) throw Error("m:lora: modules_to_save entry '" + s + "' matches no module");
   }
   auto all = linears(m);
@@ -178,8 +185,9 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
     for (auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
     std::string hint = "the model's linear modules are: " + list;
     if (!c.target_regex.empty())
-      hint += " (a single string is a regex that must match the whole name, e.g. \"model.layers.0.self_attn.q_proj\"; "
-              "give a list { \"q_proj\" } to match by suffix)";
+      hint +=
+          " (a single string is a regex that must match the whole name, e.g. "
+          "\"model.layers.0.self_attn.q_proj\"; give a list { \"q_proj\" } to match by suffix)";
     if (!c.layers.empty()) hint += "; check layers / layers_pattern";
     throw Error("m:lora: no linear module matches the targets", hint);
   }
@@ -200,7 +208,8 @@ std::vector<LoraTarget> apply_lora(model::Model& m, const LoraConfig& c) {
 
 LoraConfig lora_config(model::Model& m) {
   auto t = lora_targets(m);
-  if (t.empty()) throw Error("this model has no LoRA adapters", "call m:lora{...} or m:load_adapter(dir) first");
+  if (t.empty())
+    throw Error("this model has no LoRA adapters", "call m:lora{...} or m:load_adapter(dir) first");
   return *t[0].adapter->config;
 }
 

@@ -6,8 +6,8 @@
 // tensor names (adapter_config.json, adapter_model.safetensors, "base_model.model.<module>.lora_A.weight").
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <string>
@@ -109,8 +109,10 @@ nlohmann::json peft_config_json(model::Model& m);
 // A LoraConfig from an adapter_config.json object (where: the file, for errors). exact_modules empty.
 LoraConfig lora_config_from_peft(const nlohmann::json& j, const std::string& where);
 // PEFT's rank_pattern / alpha_pattern objects ({"<regex>": value}) in their order.
-std::vector<std::pair<std::string, int64_t>> rank_pattern_from_json(const nlohmann::json& j, const std::string& where);
-std::vector<std::pair<std::string, double>> alpha_pattern_from_json(const nlohmann::json& j, const std::string& where);
+std::vector<std::pair<std::string, int64_t>> rank_pattern_from_json(const nlohmann::json& j,
+                                                                    const std::string& where);
+std::vector<std::pair<std::string, double>> alpha_pattern_from_json(const nlohmann::json& j,
+                                                                    const std::string& where);
 // Loads a PEFT adapter folder (fthost's or PEFT's): attaches adapters where the file has lora_A/lora_B
 // tensors (when the model has none), with the file's config (r, alpha, rank/alpha patterns, rslora,
 // bias, modules_to_save), and copies the tensors in. Biases are read under either PEFT name.

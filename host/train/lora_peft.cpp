@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -42,7 +43,9 @@ nlohmann::json one_or_list(const std::vector<std::string>& v) {
 }
 
 // Base parameter names (HF) of the model, adapters excluded.
-bool is_adapter_param(const std::string& key) { return key.find(".lora.lora_") != std::string::npos; }
+bool is_adapter_param(const std::string& key) {
+  return key.find(".lora.lora_") != std::string::npos;
+}
 
 struct AdapterTensors {
   std::map<std::string, at::Tensor> required;  // PEFT name -> live tensor (A, B, modules_to_save)
@@ -66,10 +69,29 @@ AdapterTensors adapter_tensors(model::Model& m, const LoraConfig& c) {
     for (const auto& s : c.modules_to_save) save = save || module_suffix_match(mod, s);
     if (save) {
       out.required[kPeftPrefix + key] = p.value();
-    } else if (ends_with(key, ".bias") && (c.bias == "all" || (c.bias == "lora_only" && adapted.count(mod)))) {
+    } else if (ends_with(key, ".bias") &&
+               (c.bias == "all" || (c.bias == "lora_only" && adapted.count(mod)))) {
       // PEFT >= 0.7 wraps an adapted Linear as <module>.base_layer, so its bias is saved under that name.
       out.biases[kPeftPrefix + (adapted.count(mod) ? mod + ".base_layer.bias" : key)] = p.value();
     }
+  }
+  return out;
+}
+
+// {"<regex>": value} in file order; T int64_t (rank_pattern) or double (alpha_pattern).
+template <class T>
+std::vector<std::pair<std::string, T>> pattern_from_json(const nlohmann::json& j, const std::string& where,
+                                                         const char* key, const char* what) {
+  std::vector<std::pair<std::string, T>> out;
+  if (j.is_null()) return out;
+  if (!j.is_object())
+    throw Error(where + ": " + key + " must be an object {\"<regex>\": value}, found " + j.dump());
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const bool ok = std::is_integral_v<T> ? it.value().is_number_integer() : it.value().is_number();
+    if (!ok)
+      throw Error(where + ": " + key + "['" + it.key() + "'] must be " + what + ", found " +
+                  it.value().dump());
+    out.emplace_back(it.key(), it.value().get<T>());
   }
   return out;
 }
@@ -78,28 +100,12 @@ AdapterTensors adapter_tensors(model::Model& m, const LoraConfig& c) {
 
 std::vector<std::pair<std::string, int64_t>> rank_pattern_from_json(const nlohmann::json& j,
                                                                     const std::string& where) {
-  std::vector<std::pair<std::string, int64_t>> out;
-  if (j.is_null()) return out;
-  if (!j.is_object()) throw Error(where + ": rank_pattern must be an object {\"<regex>\": r}, found " + j.dump());
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_number_integer())
-      throw Error(where + ": rank_pattern['" + it.key() + "'] must be an integer, found " + it.value().dump());
-    out.emplace_back(it.key(), it.value().get<int64_t>());
-  }
-  return out;
+  return pattern_from_json<int64_t>(j, where, "rank_pattern", "an integer");
 }
 
 std::vector<std::pair<std::string, double>> alpha_pattern_from_json(const nlohmann::json& j,
                                                                     const std::string& where) {
-  std::vector<std::pair<std::string, double>> out;
-  if (j.is_null()) return out;
-  if (!j.is_object()) throw Error(where + ": alpha_pattern must be an object {\"<regex>\": alpha}, found " + j.dump());
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_number())
-      throw Error(where + ": alpha_pattern['" + it.key() + "'] must be a number, found " + it.value().dump());
-    out.emplace_back(it.key(), it.value().get<double>());
-  }
-  return out;
+  return pattern_from_json<double>(j, where, "alpha_pattern", "a number");
 }
 
 nlohmann::json peft_config_json(model::Model& m) {
@@ -125,7 +131,8 @@ nlohmann::json peft_config_json(model::Model& m) {
   j["layers_to_transform"] = c.layers.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.layers);
   j["lora_alpha"] = c.alpha;
   j["lora_dropout"] = c.dropout;
-  j["modules_to_save"] = c.modules_to_save.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.modules_to_save);
+  j["modules_to_save"] =
+      c.modules_to_save.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.modules_to_save);
   j["peft_type"] = "LORA";
   j["r"] = c.r;
   j["rank_pattern"] = nlohmann::json::object();
@@ -151,14 +158,16 @@ nlohmann::json peft_config_json(model::Model& m) {
 LoraConfig lora_config_from_peft(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw Error(where + ": expected a JSON object");
   if (j.value("peft_type", std::string()) != "LORA")
-    throw Error(where + ": peft_type must be \"LORA\", found " + j.value("peft_type", nlohmann::json()).dump());
+    throw Error(where + ": peft_type must be \"LORA\", found " +
+                j.value("peft_type", nlohmann::json()).dump());
   auto flag = [&](const char* k) { return j.contains(k) && j[k].is_boolean() && j[k].get<bool>(); };
   if (flag("use_dora")) throw Error(where + ": DoRA adapters (use_dora = true) are not supported");
   if (flag("fan_in_fan_out"))
     throw Error(where + ": fan_in_fan_out = true (GPT-2 Conv1D layout) is not supported");
   auto num = [&](const char* k, double d) {
     if (!j.contains(k) || j[k].is_null()) return d;
-    if (!j[k].is_number()) throw Error(where + ": '" + std::string(k) + "' must be a number, found " + j[k].dump());
+    if (!j[k].is_number())
+      throw Error(where + ": '" + std::string(k) + "' must be a number, found " + j[k].dump());
     return j[k].get<double>();
   };
   LoraConfig c;
@@ -193,11 +202,13 @@ LoraConfig lora_config_from_peft(const nlohmann::json& j, const std::string& whe
     c.layers = {lt.get<int64_t>()};
   } else if (lt.is_array()) {
     for (const auto& e : lt) {
-      if (!e.is_number_integer()) throw Error(where + ": 'layers_to_transform' must list integers, found " + e.dump());
+      if (!e.is_number_integer())
+        throw Error(where + ": 'layers_to_transform' must list integers, found " + e.dump());
       c.layers.push_back(e.get<int64_t>());
     }
   } else if (!lt.is_null()) {
-    throw Error(where + ": 'layers_to_transform' must be an integer or a list of integers, found " + lt.dump());
+    throw Error(where + ": 'layers_to_transform' must be an integer or a list of integers, found " +
+                lt.dump());
   }
   c.layers_pattern = string_list(j.value("layers_pattern", nlohmann::json()), where, "layers_pattern");
   c.rank_pattern = rank_pattern_from_json(j.value("rank_pattern", nlohmann::json()), where);
@@ -239,7 +250,8 @@ void load_adapter(model::Model& m, const std::string& dir) {
     for (auto& kv : sd) {
       const std::string& k = kv.first;
       if (k.compare(0, strlen(kPeftPrefix), kPeftPrefix) == 0 && ends_with(k, ".lora_A.weight"))
-        c.exact_modules.push_back(k.substr(strlen(kPeftPrefix), k.size() - strlen(kPeftPrefix) - strlen(".lora_A.weight")));
+        c.exact_modules.push_back(
+            k.substr(strlen(kPeftPrefix), k.size() - strlen(kPeftPrefix) - strlen(".lora_A.weight")));
     }
     if (c.exact_modules.empty()) throw Error(st_path + ": no 'base_model.model.*.lora_A.weight' tensor");
     try {
@@ -261,8 +273,11 @@ void load_adapter(model::Model& m, const std::string& dir) {
       required_sd.insert(kv);
       continue;
     }
-    std::string name = kv.first.compare(0, strlen(kPeftPrefix), kPeftPrefix) == 0 ? kv.first.substr(strlen(kPeftPrefix)) : kv.first;
-    if (ends_with(name, ".base_layer.bias")) name = name.substr(0, name.size() - strlen(".base_layer.bias")) + ".bias";
+    std::string name = kv.first.compare(0, strlen(kPeftPrefix), kPeftPrefix) == 0
+                           ? kv.first.substr(strlen(kPeftPrefix))
+                           : kv.first;
+    if (ends_with(name, ".base_layer.bias"))
+      name = name.substr(0, name.size() - strlen(".base_layer.bias")) + ".bias";
     auto it = biases_by_param.find(name);
     if (it == biases_by_param.end())
       throw Error(st_path + ": tensor '" + kv.first + "' names no bias of this model",

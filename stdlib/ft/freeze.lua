@@ -5,6 +5,8 @@
 --- A pattern is one or more dot-separated parts of a parameter name, matched as a whole run of its parts:
 --- "embed_tokens", "layers.1" (layer 1, not 10), "mlp.down_proj", "norm" (model.norm, not input_layernorm),
 --- "model.layers.0.self_attn.q_proj.weight". A pattern that matches no parameter is an error.
+--- With LoRA: m:lora{...} freezes every base parameter itself; base parameters unfrozen afterwards train
+--- but are not in m:save_adapter's file (use the lora option modules_to_save, or save the merged model).
 ---
 ---   m:freeze{ except = { "layers.1", "norm" } }   -- train the last block and the final norm only
 ---   m:print_trainable_parameters()                 -- trainable params: ... || all params: ... || trainable%: ...

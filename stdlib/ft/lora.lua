@@ -105,7 +105,8 @@ local function unmerge(self)
   return self
 end
 
---- The base model's outputs (adapters skipped) until enable_adapters().
+--- The base model's outputs (adapters skipped) until enable_adapters(). As in PEFT, biases trained with
+--- bias = "all" / "lora_only" and modules_to_save keep their trained values.
 ---@return ft.Model self
 local function disable_adapters(self)
   native.set_adapters_enabled(self._m, false)

@@ -157,7 +157,8 @@ int main(int argc, char** argv) try {
     for (size_t i = 0; i < ids.size(); ++i) enc << (i ? "," : "") << ids[i];
   }
   std::cout << "{\"tokens\":[" << ours.tokens << "],\"probs\":[" << ours.probs << "],\"margins\":["
-            << ours.margins << "],\"encoded\":[" << enc.str() << "],\"base_tokens\":[" << base_tokens << "]}\n";
+            << ours.margins << "],\"encoded\":[" << enc.str() << "],\"base_tokens\":[" << base_tokens
+            << "]}\n";
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "model_tool: " << e.what() << "\n";

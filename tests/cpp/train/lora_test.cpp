@@ -5,8 +5,8 @@
 // freezing by name pattern.
 #include <boost/test/unit_test.hpp>
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -72,7 +72,9 @@ std::string error_of(F f) {
   return "(no error)";
 }
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // A safetensors file written by hand from the format spec (not by fthost's writer): 8-byte LE header
 // length, the JSON header (no padding, tensors in the given order), then raw little-endian F32 data.
@@ -83,7 +85,8 @@ void write_st_by_hand(const std::string& file, const std::vector<std::pair<std::
   for (const auto& [name, t] : ts) {
     at::Tensor c = t.to(at::kFloat).contiguous();
     const size_t n = static_cast<size_t>(c.numel()) * 4;
-    h[name] = {{"dtype", "F32"}, {"shape", c.sizes().vec()}, {"data_offsets", {data.size(), data.size() + n}}};
+    h[name] = {
+        {"dtype", "F32"}, {"shape", c.sizes().vec()}, {"data_offsets", {data.size(), data.size() + n}}};
     data.append(static_cast<const char*>(c.data_ptr()), n);
   }
   const std::string hs = h.dump();
@@ -107,7 +110,8 @@ at::Tensor peft_reference_logits(const std::map<std::string, std::pair<at::Tenso
                                  const std::map<std::string, at::Tensor>& biases) {
   auto ref = tiny3();
   torch::NoGradGuard ng;
-  for (const auto& [mod, t] : ab) param(*ref, mod + ".weight").add_(at::matmul(t.second, t.first) * scale.at(mod));
+  for (const auto& [mod, t] : ab)
+    param(*ref, mod + ".weight").add_(at::matmul(t.second, t.first) * scale.at(mod));
   for (const auto& [name, b] : biases) param(*ref, name).copy_(b);
   return logits(*ref);
 }
@@ -119,8 +123,9 @@ BOOST_AUTO_TEST_CASE(targets_follow_peft_matching) {
   train::LoraConfig c;
   // A single string is a regex that must match the whole module name.
   c.target_regex = R"(model\.layers\.[02]\.self_attn\.(q|v)_proj)";
-  BOOST_TEST(pick(c) == (std::vector<std::string>{"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
-                                                  "model.layers.2.self_attn.q_proj", "model.layers.2.self_attn.v_proj"}),
+  BOOST_TEST(pick(c) == (std::vector<std::string>{
+                            "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                            "model.layers.2.self_attn.q_proj", "model.layers.2.self_attn.v_proj"}),
              boost::test_tools::per_element());
   c.target_regex = "q_proj";  // no full match anywhere: an error that says how regexes match
   std::string e = error_of([&] { pick(c); });
@@ -132,8 +137,9 @@ BOOST_AUTO_TEST_CASE(targets_follow_peft_matching) {
   c = {};
   c.targets = {"q_proj", "mlp.up_proj"};
   c.layers = {1};
-  BOOST_TEST(pick(c) == (std::vector<std::string>{"model.layers.1.self_attn.q_proj", "model.layers.1.mlp.up_proj"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      pick(c) == (std::vector<std::string>{"model.layers.1.self_attn.q_proj", "model.layers.1.mlp.up_proj"}),
+      boost::test_tools::per_element());
   c.layers = {0, 2};
   c.layers_pattern = {"layers"};
   BOOST_TEST(pick(c).size() == 4u);
@@ -143,7 +149,8 @@ BOOST_AUTO_TEST_CASE(targets_follow_peft_matching) {
   c = {};
   c.targets = {"model.layers.0.mlp.down_proj", "v_proj"};
   c.layers = {2};
-  BOOST_TEST(pick(c) == (std::vector<std::string>{"model.layers.0.mlp.down_proj", "model.layers.2.self_attn.v_proj"}),
+  BOOST_TEST(pick(c) == (std::vector<std::string>{"model.layers.0.mlp.down_proj",
+                                                  "model.layers.2.self_attn.v_proj"}),
              boost::test_tools::per_element());
   // all-linear with a layer filter and an exclude regex.
   c = {};
@@ -218,11 +225,11 @@ BOOST_AUTO_TEST_CASE(bias_modes_choose_trainable_and_saved_biases) {
       BOOST_TEST(saved_biases(dir).empty());
     } else if (mode == "lora_only") {  // q_proj has a bias, o_proj none; k/v are not adapted
       BOOST_TEST(trainable_biases(*m) == (std::set<std::string>{"model.layers.0.self_attn.q_proj.bias",
-                                                                 "model.layers.1.self_attn.q_proj.bias",
-                                                                 "model.layers.2.self_attn.q_proj.bias"}));
+                                                                "model.layers.1.self_attn.q_proj.bias",
+                                                                "model.layers.2.self_attn.q_proj.bias"}));
       BOOST_TEST(saved_biases(dir) == (std::set<std::string>{P + "0.self_attn.q_proj.base_layer.bias",
-                                                              P + "1.self_attn.q_proj.base_layer.bias",
-                                                              P + "2.self_attn.q_proj.base_layer.bias"}));
+                                                             P + "1.self_attn.q_proj.base_layer.bias",
+                                                             P + "2.self_attn.q_proj.base_layer.bias"}));
     } else {  // every bias; adapted modules' under base_layer (PEFT >= 0.7), the others plain
       BOOST_TEST(trainable_biases(*m).size() == 9u);
       auto s = saved_biases(dir);
@@ -291,10 +298,26 @@ BOOST_AUTO_TEST_CASE(adapter_files_match_the_peft_spec) {
   std::vector<std::string> keys;
   for (auto it = in_file_order.begin(); it != in_file_order.end(); ++it) keys.push_back(it.key());
   const auto cfg = nlohmann::json::parse(text);
-  const std::vector<std::string> want_keys = {
-      "alpha_pattern", "base_model_name_or_path", "bias", "exclude_modules", "fan_in_fan_out", "inference_mode",
-      "init_lora_weights", "layers_pattern", "layers_to_transform", "lora_alpha", "lora_dropout", "modules_to_save",
-      "peft_type", "r", "rank_pattern", "revision", "target_modules", "task_type", "use_dora", "use_rslora"};
+  const std::vector<std::string> want_keys = {"alpha_pattern",
+                                              "base_model_name_or_path",
+                                              "bias",
+                                              "exclude_modules",
+                                              "fan_in_fan_out",
+                                              "inference_mode",
+                                              "init_lora_weights",
+                                              "layers_pattern",
+                                              "layers_to_transform",
+                                              "lora_alpha",
+                                              "lora_dropout",
+                                              "modules_to_save",
+                                              "peft_type",
+                                              "r",
+                                              "rank_pattern",
+                                              "revision",
+                                              "target_modules",
+                                              "task_type",
+                                              "use_dora",
+                                              "use_rslora"};
   BOOST_TEST(keys == want_keys, boost::test_tools::per_element());
   const std::string head = "{\n  \"alpha_pattern\": {},\n  \"base_model_name_or_path\": ";
   BOOST_TEST(text.compare(0, head.size(), head) == 0, text.substr(0, 60));
@@ -389,7 +412,8 @@ BOOST_AUTO_TEST_CASE(hand_written_peft_adapter_gives_peft_logits) {
       at::Tensor a = at::randn({r, in}) * 0.3, b = at::randn({out, r}) * 0.3;
       ab[name] = {a, b};
       scale[name] = (down ? 12.0 : 16.0) / std::sqrt(static_cast<double>(r));  // rslora
-      tensors.emplace_back("base_model.model." + name + ".lora_B.weight", b);  // any order: PEFT's isn't sorted
+      tensors.emplace_back("base_model.model." + name + ".lora_B.weight",
+                           b);  // any order: PEFT's isn't sorted
       tensors.emplace_back("base_model.model." + name + ".lora_A.weight", a);
     }
   for (int l = 0; l < 3; ++l)
@@ -467,10 +491,12 @@ BOOST_AUTO_TEST_CASE(hand_written_old_peft_adapter_with_layers_loads) {
   tensors.emplace_back("base_model.model.model.layers.1.mlp.up_proj.bias", at::zeros({64}));
   write_st_by_hand(dir + "/adapter_model.safetensors", tensors);
   e = error_of([&] { train::load_adapter(*tiny3(), dir); });
-  BOOST_TEST(has(e, "tensor 'base_model.model.model.layers.1.mlp.up_proj.bias' names no bias of this model"), e);
+  BOOST_TEST(has(e, "tensor 'base_model.model.model.layers.1.mlp.up_proj.bias' names no bias of this model"),
+             e);
   // Config errors name the file.
-  fs::write_file_atomic(dir + "/adapter_config.json",
-                        R"({"peft_type": "LORA", "r": 2, "target_modules": ".*q_proj", "layers_to_transform": [1]})");
+  fs::write_file_atomic(
+      dir + "/adapter_config.json",
+      R"({"peft_type": "LORA", "r": 2, "target_modules": ".*q_proj", "layers_to_transform": [1]})");
   e = error_of([&] { train::load_adapter(*tiny3(), dir); });
   BOOST_TEST(has(e, dir + "/adapter_config.json: m:lora: layers (layers_to_transform) cannot be used"), e);
 }
