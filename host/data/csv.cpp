@@ -33,6 +33,20 @@ void CsvParser::fail(const std::string& problem) {
   state_ = State::kSkipLine;
 }
 
+bool CsvParser::field_boundary(char c, std::vector<CsvRecord>& out) {
+  if (c == delim_) {
+    end_field();
+    state_ = State::kFieldStart;
+    return true;
+  }
+  if (c != '\n' && c != '\r') return false;
+  end_field();
+  end_record(out);
+  ++line_;
+  state_ = c == '\r' ? State::kAfterCr : State::kFieldStart;
+  return true;
+}
+
 void CsvParser::step(char c, std::vector<CsvRecord>& out) {
   switch (state_) {
     case State::kAfterCr:  // a CR ended the record; an LF right after it belongs to the same line end
@@ -61,19 +75,11 @@ void CsvParser::step(char c, std::vector<CsvRecord>& out) {
       }
       return;
     case State::kUnquoted:
-      if (c == delim_) {
-        end_field();
-        state_ = State::kFieldStart;
-      } else if (c == '\n' || c == '\r') {
-        end_field();
-        end_record(out);
-        ++line_;
-        state_ = c == '\r' ? State::kAfterCr : State::kFieldStart;
-      } else if (c == '"') {
+      if (field_boundary(c, out)) return;
+      if (c == '"')
         fail("a '\"' inside an unquoted field");
-      } else {
+      else
         field_ += c;
-      }
       return;
     case State::kQuoted:
       if (c == '"') {
@@ -87,15 +93,7 @@ void CsvParser::step(char c, std::vector<CsvRecord>& out) {
       if (c == '"') {  // a doubled quote is one quote character
         field_ += '"';
         state_ = State::kQuoted;
-      } else if (c == delim_) {
-        end_field();
-        state_ = State::kFieldStart;
-      } else if (c == '\n' || c == '\r') {
-        end_field();
-        end_record(out);
-        ++line_;
-        state_ = c == '\r' ? State::kAfterCr : State::kFieldStart;
-      } else {
+      } else if (!field_boundary(c, out)) {
         fail(std::string("text after the closing quote of a field (expected '") + delim_ +
              "' or the end of the line)");
       }

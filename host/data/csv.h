@@ -29,6 +29,9 @@ class CsvParser {
  private:
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted, kSkipLine, kAfterCr };
   void step(char c, std::vector<CsvRecord>& out);
+  // After a field's last character: the delimiter starts the next field, a line break ends the record
+  // (true); anything else is left to the caller (false).
+  bool field_boundary(char c, std::vector<CsvRecord>& out);
   void start_record();
   void end_field();
   void end_record(std::vector<CsvRecord>& out);
