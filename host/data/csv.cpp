@@ -122,7 +122,21 @@ void CsvParser::feed(std::string_view chunk, std::vector<CsvRecord>& out) {
       for (int k = 0; k < matched; ++k) step(static_cast<char>(kBom[k]), out);
     }
   }
-  for (; i < chunk.size(); ++i) step(chunk[i], out);
+  const size_t n = chunk.size();
+  for (; i < n; ++i) {
+    // Inside a field, copy the run of ordinary characters up to the next one that matters in one go.
+    if (state_ == State::kQuoted || state_ == State::kUnquoted) {
+      size_t j = i;
+      if (state_ == State::kQuoted)
+        while (j < n && chunk[j] != '"' && chunk[j] != '\n') ++j;
+      else
+        while (j < n && chunk[j] != delim_ && chunk[j] != '\n' && chunk[j] != '\r' && chunk[j] != '"') ++j;
+      field_.append(chunk.data() + i, j - i);
+      i = j;
+      if (i == n) break;
+    }
+    step(chunk[i], out);
+  }
 }
 
 void CsvParser::finish(std::vector<CsvRecord>& out, const std::string& source) {

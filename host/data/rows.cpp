@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/csv.h"
+#include "data/json_line.h"
 
 namespace ft::data {
 
@@ -48,7 +49,8 @@ class JsonlReader : public RowReader {
       if (!line_.empty() && line_.back() == '\r') line_.pop_back();
       if (line_.find_first_not_of(" \t") == std::string::npos) continue;
       std::string where = path_ + ":" + std::to_string(lineno_);
-      nlohmann::json j = nlohmann::json::parse(line_, nullptr, /*allow_exceptions=*/false);
+      nlohmann::json j;
+      if (!parse_json_fast(line_, j)) j = nlohmann::json::parse(line_, nullptr, /*allow_exceptions=*/false);
       std::string problem;
       if (j.is_discarded())
         problem = "invalid JSON";

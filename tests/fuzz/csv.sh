@@ -7,7 +7,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$1
 seconds=${FT_FUZZ_SECONDS:-${2:-30}}
 source "$src/tests/fuzz/lib.sh"
-fuzz_build "$work" csv "" core/fs.cpp data/csv.cpp data/rows.cpp
+fuzz_build "$work" csv "" core/fs.cpp data/csv.cpp data/json_line.cpp data/rows.cpp
 # New inputs go to the work corpus; the checked-in seeds are only read.
 "$work/fuzz_csv" "$work/corpus" "$src/tests/fuzz/corpus/csv" -dict="$src/tests/fuzz/csv.dict" \
   -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 25

@@ -13,6 +13,7 @@
 #include "data/batch.h"
 #include "data/csv.h"
 #include "data/format.h"
+#include "data/json_line.h"
 #include "data/rows.h"
 
 using namespace ft;
@@ -384,4 +385,37 @@ BOOST_AUTO_TEST_CASE(group_by_length_lowers_padding_deterministically_across_ran
   BOOST_TEST(seen.size() == static_cast<size_t>(s.batches_per_epoch() * 8));
   std::string msg = error_of([&] { data::Sampler(5, o, {1, 2}); });
   BOOST_TEST(msg.find("group_by_length: 2 lengths given for 5 examples") != std::string::npos, msg);
+}
+
+// ---- JSONL fast path ----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(json_fast_path_agrees_with_nlohmann_or_declines) {
+  // Accepted: the value equals nlohmann's, number types included.
+  for (const std::string ok :
+       {R"({"prompt":"1+1=","completion":"2"})", R"( {"a":[1,-2,true,false,null,{}],"b":"x\"\\\/\b\f\n\r\t"} )",
+        R"({"u":"h\u00e9 \ud83d\ude00 \u20ac","v":"é€😀"})", R"({"k":1,"k":2})", R"("just a string")",
+        R"({"big":999999999999999999,"neg":-0})"}) {
+    nlohmann::json fast;
+    BOOST_TEST_REQUIRE(data::parse_json_fast(ok, fast), ok);
+    auto ref = nlohmann::json::parse(ok);
+    BOOST_TEST(fast.dump() == ref.dump(), ok);
+  }
+  // Declined (nlohmann decides): floats, 19+ digit integers, a BOM, bad escapes, lone surrogates,
+  // invalid UTF-8 (overlong, surrogate, above U+10FFFF), raw control characters, trailing text.
+  for (const std::string no : {R"({"f":1.5})", R"({"e":1e3})", R"({"i":1234567890123456789})",
+                               "\xEF\xBB\xBF{}", R"({"s":"\x"})", R"({"s":"\udc00"})", R"({"s":"\ud800x"})",
+                               "{\"s\":\"\xC0\x80\"}", "{\"s\":\"\xED\xA0\x80\"}", "{\"s\":\"\xF4\x90\x80\x80\"}",
+                               "{\"s\":\"a\tb\"}", R"({"a":1} x)", R"({"a":01})", R"({"a":1,})", R"([1 2])", ""}) {
+    nlohmann::json fast;
+    BOOST_TEST(!data::parse_json_fast(no, fast), no);
+  }
+  std::string deep(100, '['), close(100, ']');
+  nlohmann::json j;
+  BOOST_TEST(!data::parse_json_fast(deep + close, j));
+  // Through the reader: declined lines still parse (floats) or fail with nlohmann's verdict.
+  auto p = write_tmp("mixed.jsonl", "{\"x\":1.25,\"s\":\"\\u00e9\"}\n{\"y\":[1,2]}\n");
+  auto r = data::read_jsonl(p);
+  BOOST_TEST((r.rows.at(0).value["x"] == 1.25));
+  BOOST_TEST((r.rows.at(0).value["s"] == "\xC3\xA9"));
+  BOOST_TEST((r.rows.at(1).value["y"] == nlohmann::json::array({1, 2})));
 }
