@@ -50,13 +50,27 @@ Example format_messages(const nlohmann::json& row, const text::Tokenizer& tok, c
     ctx["eos_token"] = tok.eos_token;
     return tmpl->render(ctx).text;
   };
+  // Every message is {role = string, content = string | list of parts} (content may be absent or null
+  // only next to tool_calls), checked before the template sees it.
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const std::string at = where + ": messages[" + std::to_string(i + 1) + "]";
+    const auto& m = msgs[i];
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      throw Error(at + " needs a string 'role'");
+    const bool tool_calls = m.contains("tool_calls");
+    if (!m.contains("content") || m["content"].is_null()) {
+      if (!tool_calls)
+        throw Error(at + " (role '" + m["role"].get<std::string>() + "') has no 'content'",
+                    "every message needs { role = ..., content = ... }");
+    } else if (!m["content"].is_string() && !m["content"].is_array()) {
+      throw Error(at + ": 'content' must be a string or a list of parts, found " + m["content"].type_name());
+    }
+  }
   // Character ranges of the rendered text that belong to assistant turns.
   std::string full = render(msgs.size(), false);
   std::vector<std::pair<size_t, size_t>> spans;
   bool any_assistant = false;
   for (size_t i = 0; i < msgs.size(); ++i) {
-    if (!msgs[i].is_object() || !msgs[i].contains("role") || !msgs[i]["role"].is_string())
-      throw Error(where + ": messages[" + std::to_string(i + 1) + "] needs a string 'role'");
     if (msgs[i]["role"] != "assistant") continue;
     any_assistant = true;
     std::string before = render(i, true), upto = render(i + 1, false);

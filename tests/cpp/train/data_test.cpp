@@ -391,10 +391,10 @@ BOOST_AUTO_TEST_CASE(group_by_length_lowers_padding_deterministically_across_ran
 
 BOOST_AUTO_TEST_CASE(json_fast_path_agrees_with_nlohmann_or_declines) {
   // Accepted: the value equals nlohmann's, number types included.
-  for (const std::string ok :
-       {R"({"prompt":"1+1=","completion":"2"})", R"( {"a":[1,-2,true,false,null,{}],"b":"x\"\\\/\b\f\n\r\t"} )",
-        R"({"u":"h\u00e9 \ud83d\ude00 \u20ac","v":"é€😀"})", R"({"k":1,"k":2})", R"("just a string")",
-        R"({"big":999999999999999999,"neg":-0})"}) {
+  for (const std::string ok : {R"({"prompt":"1+1=","completion":"2"})",
+                               R"( {"a":[1,-2,true,false,null,{}],"b":"x\"\\\/\b\f\n\r\t"} )",
+                               R"({"u":"h\u00e9 \ud83d\ude00 \u20ac","v":"é€😀"})", R"({"k":1,"k":2})",
+                               R"("just a string")", R"({"big":999999999999999999,"neg":-0})"}) {
     nlohmann::json fast;
     BOOST_TEST_REQUIRE(data::parse_json_fast(ok, fast), ok);
     auto ref = nlohmann::json::parse(ok);
@@ -402,10 +402,11 @@ BOOST_AUTO_TEST_CASE(json_fast_path_agrees_with_nlohmann_or_declines) {
   }
   // Declined (nlohmann decides): floats, 19+ digit integers, a BOM, bad escapes, lone surrogates,
   // invalid UTF-8 (overlong, surrogate, above U+10FFFF), raw control characters, trailing text.
-  for (const std::string no : {R"({"f":1.5})", R"({"e":1e3})", R"({"i":1234567890123456789})",
-                               "\xEF\xBB\xBF{}", R"({"s":"\x"})", R"({"s":"\udc00"})", R"({"s":"\ud800x"})",
-                               "{\"s\":\"\xC0\x80\"}", "{\"s\":\"\xED\xA0\x80\"}", "{\"s\":\"\xF4\x90\x80\x80\"}",
-                               "{\"s\":\"a\tb\"}", R"({"a":1} x)", R"({"a":01})", R"({"a":1,})", R"([1 2])", ""}) {
+  for (const std::string no :
+       {R"({"f":1.5})", R"({"e":1e3})", R"({"i":1234567890123456789})", "\xEF\xBB\xBF{}", R"({"s":"\x"})",
+        R"({"s":"\udc00"})", R"({"s":"\ud800x"})", "{\"s\":\"\xC0\x80\"}", "{\"s\":\"\xED\xA0\x80\"}",
+        "{\"s\":\"\xF4\x90\x80\x80\"}", "{\"s\":\"a\tb\"}", R"({"a":1} x)", R"({"a":01})", R"({"a":1,})",
+        R"([1 2])", ""}) {
     nlohmann::json fast;
     BOOST_TEST(!data::parse_json_fast(no, fast), no);
   }
@@ -418,4 +419,32 @@ BOOST_AUTO_TEST_CASE(json_fast_path_agrees_with_nlohmann_or_declines) {
   BOOST_TEST((r.rows.at(0).value["x"] == 1.25));
   BOOST_TEST((r.rows.at(0).value["s"] == "\xC3\xA9"));
   BOOST_TEST((r.rows.at(1).value["y"] == nlohmann::json::array({1, 2})));
+}
+
+BOOST_AUTO_TEST_CASE(messages_without_content_name_the_row_and_message) {
+  auto tok = text::make_byte_tokenizer();
+  text::ChatTemplate tmpl("{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}");
+  data::FormatOptions o;
+  std::string msg = error_of([&] {
+    data::format_rows(
+        {row(R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant"}]})", "c.jsonl:3")}, *tok,
+        &tmpl, o);
+  });
+  BOOST_TEST(msg.find("c.jsonl:3: messages[2] (role 'assistant') has no 'content'") != std::string::npos,
+             msg);
+  msg = error_of([&] {
+    data::format_rows({row(R"({"messages":[{"role":"user","content":7}]})", "c.jsonl:4")}, *tok, &tmpl, o);
+  });
+  BOOST_TEST(
+      msg.find("c.jsonl:4: messages[1]: 'content' must be a string or a list of parts, found number") !=
+          std::string::npos,
+      msg);
+  o.skip_bad = true;
+  auto r = data::format_rows(
+      {row(R"({"messages":[{"role":"assistant"}]})", "c.jsonl:5"),
+       row(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]})")},
+      *tok, &tmpl, o);
+  BOOST_TEST(r.examples.size() == 1u);
+  BOOST_TEST(r.skipped == 1);
+  BOOST_TEST(r.first_skip == "c.jsonl:5: messages[1] (role 'assistant') has no 'content'");
 }
