@@ -35,7 +35,7 @@ std::pair<std::string, std::string> revision_and_type(lua_State* L, int idx) {
 }
 
 void push_totals(lua_State* L, const hub::TransferTotals& t) {
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   lua_pushnumber(L, static_cast<double>(t.network_bytes));
   lua_setfield(L, -2, "network_bytes");
   lua_pushnumber(L, static_cast<double>(t.resumed_bytes));
@@ -50,6 +50,8 @@ void push_totals(lua_State* L, const hub::TransferTotals& t) {
   lua_setfield(L, -2, "retries");
   lua_pushinteger(L, t.restarts);
   lua_setfield(L, -2, "restarts");
+  lua_pushnumber(L, t.seconds);
+  lua_setfield(L, -2, "seconds");
 }
 
 // snapshot(repo, opts) -> dir, totals
@@ -138,7 +140,7 @@ int w_cache_info(lua_State* L) {
   lua_createtable(L, static_cast<int>(repos.size()), 0);
   int i = 1;
   for (auto& r : repos) {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, r.repo_id.c_str());
     lua_setfield(L, -2, "repo_id");
     lua_pushstring(L, r.repo_type.c_str());

@@ -1,7 +1,8 @@
 // Hashes a blob's bytes [0, size) in order on a thread of its own while the download runs, so that
 // hashing overlaps receiving and writing instead of following them. Writers lend the buffer they have
 // just written when its bytes come next in line (no copy); bytes that arrive out of order (parallel
-// byte ranges) are read back from the partial file once the contiguous written prefix covers them.
+// byte ranges) are hashed from the partial file, mapped read-only from the page cache, once the
+// contiguous written prefix covers them.
 #pragma once
 
 #include <condition_variable>
@@ -47,6 +48,8 @@ class HashFollower {
 
  private:
   void run();
+  bool hash_mapped(uint64_t at, uint64_t end);
+  bool hash_read(uint64_t at, uint64_t end, std::vector<char>& buf, std::string* why);
   struct Lent {
     Slot* slot;
     size_t n;

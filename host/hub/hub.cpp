@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -103,6 +104,12 @@ HubClient::~HubClient() = default;
 TransferTotals HubClient::totals() const {
   std::lock_guard<std::mutex> lk(mu_);
   return totals_;
+}
+
+HubClient::CallTimer::~CallTimer() {
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::lock_guard<std::mutex> lk(c.mu_);
+  c.totals_.seconds += s;
 }
 
 void HubClient::add_totals(const FetchStats& s, bool fetched) {
@@ -239,6 +246,7 @@ std::string HubClient::file_from_cache(const RepoCache& cache, const std::string
 
 std::string HubClient::file(const std::string& repo_id, const std::string& filename,
                             const std::string& revision, const std::string& repo_type) {
+  CallTimer timer(*this);
   std::unique_ptr<Progress> progress;
   if (cfg_.progress) progress = std::make_unique<Progress>(true, ::isatty(2) == 1);
   std::string p = file_impl(repo_id, filename, revision, repo_type, nullptr, progress.get());
@@ -380,6 +388,7 @@ std::vector<RepoFile> HubClient::list_files(const std::string& repo_id, const st
 }
 
 std::string HubClient::snapshot(const std::string& repo_id, const SnapshotOptions& opts) {
+  CallTimer timer(*this);
   RepoCache cache(cfg_.cache_dir, repo_id, opts.repo_type);
   auto from_cache = [&](const std::string& why) {
     auto commit = cache.resolve_commit(opts.revision);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,7 @@ struct SnapshotOptions {
 struct TransferTotals {
   uint64_t network_bytes = 0, resumed_bytes = 0, files_fetched = 0, files_cached = 0;
   int requests = 0, retries = 0, restarts = 0;
+  double seconds = 0;  // wall time inside file()/snapshot() calls (what a benchmark divides by)
 };
 
 class HubClient {
@@ -78,6 +80,13 @@ class HubClient {
   TransferTotals totals() const;
 
  private:
+  // Adds the wall time of one public call to totals_.seconds.
+  struct CallTimer {
+    explicit CallTimer(HubClient& client) : c(client) {}
+    ~CallTimer();
+    HubClient& c;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  };
   std::string file_impl(const std::string& repo_id, const std::string& filename, const std::string& revision,
                         const std::string& repo_type, const RepoFile* known, Progress* progress);
   std::string file_from_cache(const RepoCache& cache, const std::string& filename,

@@ -85,7 +85,7 @@ end
 ---@param repo string repo id, e.g. "Qwen/Qwen2.5-0.5B-Instruct"
 ---@param opts? ft.hub.Options|{include?:string[]|string, exclude?:string[]|string}
 ---@return string dir the local snapshot folder (snapshots/<commit>)
----@return table stats {network_bytes, resumed_bytes, files_fetched, files_cached, requests, retries, restarts}
+---@return table stats {network_bytes, resumed_bytes, files_fetched, files_cached, requests, retries, restarts, seconds}
 function M.download(repo, opts)
   check_repo("ft.hub.download", repo)
   local o = options.check("ft.hub.download", opts, download_spec)

@@ -89,7 +89,7 @@ local function main(args)
     revision = o.revision, repo_type = o.repo_type, cache_dir = o.cache_dir, offline = o.offline,
     progress = not o.quiet, connections = o.connections,
   }
-  local total = { network_bytes = 0, resumed_bytes = 0, files_fetched = 0, files_cached = 0, retries = 0 }
+  local total = { network_bytes = 0, resumed_bytes = 0, files_fetched = 0, files_cached = 0, retries = 0, seconds = 0 }
   local function add(s)
     for k in pairs(total) do total[k] = total[k] + (s[k] or 0) end
   end
@@ -118,8 +118,9 @@ local function main(args)
   end
   if o.stats then
     io.stderr:write(string.format(
-      "hub stats: network_bytes=%d resumed_bytes=%d files_fetched=%d files_cached=%d retries=%d\n",
-      total.network_bytes, total.resumed_bytes, total.files_fetched, total.files_cached, total.retries))
+      "hub stats: network_bytes=%d resumed_bytes=%d files_fetched=%d files_cached=%d retries=%d seconds=%.3f\n",
+      total.network_bytes, total.resumed_bytes, total.files_fetched, total.files_cached, total.retries,
+      total.seconds))
   end
   return 0
 end
