@@ -63,8 +63,8 @@ std::vector<int64_t> Sampler::epoch_order(int64_t epoch) const {
 }
 
 int64_t Sampler::megabatch_size() const {
-  const int64_t global = opt_.batch_size * opt_.world_size;
-  return global * std::clamp<int64_t>(n_ / (kMegabatchDivisor * global), 1, kMaxMegabatchMult);
+  const int64_t step = opt_.batch_size * opt_.world_size * std::max<int64_t>(1, opt_.grad_accum);
+  return step * std::clamp<int64_t>(n_ / (kMegabatchDivisor * step), 1, kMaxMegabatchMult);
 }
 
 std::vector<int64_t> lengths_of(const std::vector<Example>& examples) {

@@ -17,10 +17,13 @@ struct SamplerOptions {
   bool shuffle = true;
   int rank = 0, world_size = 1;
   // Hugging Face Trainer's group_by_length (LengthGroupedSampler): the epoch's permutation is cut into
-  // megabatches of mult global batches (mult = min(n / (4 * global batch), 50), at least 1), each sorted
-  // by length, longest first, and the longest example of the epoch is moved to the very first batch (an
-  // out-of-memory shows at once). Batches then hold similar lengths, so padding shrinks.
+  // megabatches of mult step batches (a step batch = batch_size x world_size x grad_accum examples;
+  // mult = min(n / (4 x step batch), 50), at least 1), each sorted by length, longest first, and the
+  // longest example of the epoch is moved to the very first batch (an out-of-memory shows at once).
+  // Batches then hold similar lengths, so padding shrinks. transformers groups by per-device batch x
+  // gradient_accumulation_steps; with one process the two are the same.
   bool group_by_length = false;
+  int64_t grad_accum = 1;  // micro-batches per optimizer step (sizes the megabatches only)
 };
 
 class Sampler {

@@ -25,7 +25,8 @@ SftTrainer::SftTrainer(std::shared_ptr<model::Model> m, std::vector<data::Exampl
       eval_(std::move(eval)),
       opt_(o),
       sampler_(static_cast<int64_t>(train_.size()),
-               data::SamplerOptions{o.batch_size, o.seed, o.shuffle, o.rank, o.world_size, o.group_by_length},
+               data::SamplerOptions{o.batch_size, o.seed, o.shuffle, o.rank, o.world_size, o.group_by_length,
+                                    o.grad_accum},
                o.group_by_length ? data::lengths_of(train_) : std::vector<int64_t>{}) {
   if (o.grad_accum < 1) throw Error("grad_accum must be >= 1");
   steps_per_epoch_ = std::max<int64_t>(1, sampler_.batches_per_epoch() / o.grad_accum);

@@ -50,7 +50,7 @@ local spec = {
   seed = { type = "integer", default = 42, min = 0, doc = "drives shuffling and dropout" },
   shuffle = { type = "boolean", default = true },
   group_by_length = { type = "boolean", default = false,
-    doc = "batches of similar lengths (less padding): megabatches of up to 50 global batches sorted by length," ..
+    doc = "batches of similar lengths (less padding): megabatches of up to 50 optimizer-step batches sorted by length," ..
       " longest first, as transformers' LengthGroupedSampler" },
   output = { type = "string", aliases = { "output_dir" }, doc = "checkpoints and metrics.jsonl; nil: none" },
   save_steps = { type = "integer", default = 0, min = 0, doc = "checkpoint every N steps (0: only at the end)" },

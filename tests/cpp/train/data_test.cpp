@@ -354,7 +354,10 @@ BOOST_AUTO_TEST_CASE(group_by_length_lowers_padding_deterministically_across_ran
   BOOST_TEST(grouped * 5 < plain, grouped << " vs " << plain);  // measured: about 10x less
 
   data::Sampler s(n, o, len);
-  BOOST_TEST(s.megabatch_size() == 8 * 31);  // min(1000 / (4 * 8), 50) global batches
+  BOOST_TEST(s.megabatch_size() == 8 * 31);  // min(1000 / (4 * 8), 50) step batches
+  auto acc = o;
+  acc.grad_accum = 4;  // a step batch of 32: min(1000 / 128, 50) = 7 of them
+  BOOST_TEST(data::Sampler(n, acc, len).megabatch_size() == 32 * 7);
   const auto order = s.epoch_order(0);
   // The longest example of the epoch is first; megabatches after the first are sorted longest first.
   BOOST_TEST(len[order[0]] == *std::max_element(len.begin(), len.end()));
