@@ -19,6 +19,7 @@ M.chunk_size = 1024  -- rows per native read (and per tokenization call in ft.sf
 
 ---@class ft.Stream
 ---@field skipped integer invalid rows skipped by the readers during the last complete pass (skip_invalid)
+---@field bytes_read integer bytes of the file read so far by the latest pass (on the stream a file opened)
 local Stream = {}
 Stream.__index = Stream
 Stream.__name = "Stream"
@@ -47,6 +48,7 @@ function M.open(path, opts)
     local function pull()
       if finished then return nil end
       local rows, origins = reader:read(M.chunk_size)
+      s.bytes_read = reader:bytes_read()
       if not rows then
         s.skipped = reader:skipped()
         close()
@@ -56,7 +58,7 @@ function M.open(path, opts)
     return pull, close
   end)
   s._base = s
-  s.skipped = 0
+  s.skipped, s.bytes_read = 0, 0
   return s
 end
 

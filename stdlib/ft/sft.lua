@@ -21,7 +21,7 @@ local M = {}
 local spec = {
   model = { required = true, doc = "an ft.Model (ft.new / ft.load)" },
   data = { type = "table", required = true, aliases = { "train_dataset", "dataset" },
-    doc = "an ft.data Dataset or a list of rows" },
+    doc = "an ft.data Dataset, an ft.Stream (tokenized chunk by chunk) or a list of rows" },
   eval_data = { type = "table", aliases = { "eval_dataset" } },
   epochs = { type = "integer", default = 1, min = 1, aliases = { "num_train_epochs" } },
   max_steps = { type = "integer", default = -1, doc = "> 0: stop after this many optimizer steps (overrides epochs)" },
