@@ -169,6 +169,9 @@ FormatResult format_rows(const std::vector<Row>& rows, const text::Tokenizer& to
                       "raise max_len or shorten the prompt");
       }
       if (ex.label_tokens() == 0) throw Error(r.origin + ": sample has no token to train on");
+      // Kept for the whole run: no spare capacity (a truncated sample would otherwise hold its full length).
+      ex.ids.shrink_to_fit();
+      ex.labels.shrink_to_fit();
       out.examples.push_back(std::move(ex));
     } catch (const Error& e) {
       if (!opt.skip_bad) throw;

@@ -1,7 +1,7 @@
 -- ft.data files and streams from Lua: CSV (RFC 4180) and ft.data.load by extension, file:line errors and
--- counted skips, lazy streams whose take(n) stops reading, a ~200 MB JSONL streamed with a peak RSS far
--- below its size, ft.sft on a stream (same losses as on the collected rows), group_by_length, and the
--- bad-data paths of ft.sft (error naming file:line, or a counted skip).
+-- counted skips, lazy streams whose take(n) stops reading, a ~200 MB JSONL streamed (and tokenized by
+-- ft.sft) with a peak RSS far below its size, ft.sft on a stream (same losses as on the collected rows),
+-- group_by_length, and the bad-data paths of ft.sft (error naming file:line, or a counted skip).
 local T = require "testlib"
 local ft = require "ft"
 local data = require "ft.data"
@@ -121,6 +121,16 @@ T.test("streams: a ~200 MB JSONL is read with a peak RSS far below its size", fu
   local few = s:take(10):collect()
   T.eq({ few.n, few[10].i }, { 10, 10 })
   T.ok(s.bytes_read < size / 50, string.format("take(10) read %d of %d bytes", s.bytes_read, size))
+  -- ft.sft tokenizes the stream chunk by chunk: memory holds the (truncated) token ids, not the rows.
+  local m = tiny()
+  collectgarbage()
+  assert(io.open("/proc/self/clear_refs", "w")):write("5")
+  base = status_kb("VmRSS")
+  local run = sft{ model = m, data = s:take(50000), max_len = 32, max_steps = 1, batch_size = 4, log = false }
+  peak = status_kb("VmHWM") - base
+  T.eq({ run.examples, run.truncated }, { 50000, 50000 })
+  print(string.format("     ft.sft on 50000 streamed rows (~100 MB) at max_len 32: peak RSS growth %.1f MB", peak / 1024))
+  T.ok(peak * 1024 < size / 4, string.format("peak RSS grew by %d kB", peak))
   os.remove(path)
 end)
 
