@@ -114,7 +114,15 @@ namespace ft::data {
 
 std::vector<Example> pack(const std::vector<Example>& examples, int64_t max_len) {
   std::vector<Example> rows;
-  Example cur;
+  // Rows hold at most max_len tokens: reserving that keeps push_back from doubling past it.
+  auto fresh = [max_len] {
+    Example e;
+    e.ids.reserve(max_len);
+    e.labels.reserve(max_len);
+    e.segment_ids.reserve(max_len);
+    return e;
+  };
+  Example cur = fresh();
   int32_t seg = 0;
   for (size_t i = 0; i < examples.size(); ++i) {
     const Example& e = examples[i];
@@ -123,7 +131,7 @@ std::vector<Example> pack(const std::vector<Example>& examples, int64_t max_len)
                   " tokens, more than max_len " + std::to_string(max_len));
     if (static_cast<int64_t>(cur.ids.size() + e.ids.size()) > max_len) {
       rows.push_back(std::move(cur));
-      cur = Example();
+      cur = fresh();
       seg = 0;
     }
     ++seg;

@@ -9,7 +9,8 @@
 ---
 --- What holds memory: one chunk of rows as Lua tables (chunk_size rows, default 1024) and the native
 --- reader's buffers (one line or CSV record plus 64 KiB); a JSON array (.json) is parsed whole when opened.
---- ft.sft keeps the tokenized examples (ids and labels, 8 bytes per token), not the rows.
+--- ft.sft keeps the tokenized examples (ids and labels, 8 bytes per token), not the rows; with several
+--- ranks each one tokenizes the whole stream and its sampler takes its own slice of every global batch.
 --- Shuffling needs all rows: the trainer shuffles the examples; Stream:collect() gives an in-memory Dataset.
 local native = require "_ft.data"
 
