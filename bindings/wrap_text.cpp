@@ -3,7 +3,6 @@
 #include "wrap_text.h"
 
 namespace ft::lua {
-namespace {
 
 using text::TokenId;
 using text::Tokenizer;
@@ -16,8 +15,9 @@ void push_ids(lua_State* L, const std::vector<TokenId>& ids) {
   }
 }
 
-std::vector<TokenId> check_ids(lua_State* L, int idx) {
-  check_table(L, idx);
+std::vector<TokenId> check_ids(lua_State* L, int idx, int arg) {
+  if (arg == 0) arg = idx;
+  if (!lua_istable(L, idx)) throw ArgError(arg, "list of token ids expected, got " + type_name(L, idx));
   std::vector<TokenId> out;
   size_t n = lua_objlen(L, idx);
   out.reserve(n);
@@ -26,13 +26,15 @@ std::vector<TokenId> check_ids(lua_State* L, int idx) {
     if (lua_type(L, -1) != LUA_TNUMBER) {
       std::string got = luaL_typename(L, -1);
       lua_pop(L, 1);
-      throw ArgError(idx, "token ids must be integers (element " + std::to_string(i) + " is a " + got + ")");
+      throw ArgError(arg, "token ids must be integers (element " + std::to_string(i) + " is a " + got + ")");
     }
     out.push_back(static_cast<TokenId>(lua_tointeger(L, -1)));
     lua_pop(L, 1);
   }
   return out;
 }
+
+namespace {
 
 // Offsets as {first, last} with text:sub(first, last) the token's text; added specials get {1, 0}.
 void push_offsets(lua_State* L, const text::Encoding& e) {
