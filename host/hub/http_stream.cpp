@@ -34,6 +34,9 @@ constexpr size_t kHeadMax = 64u << 10;       // status line + headers
 constexpr size_t kAheadSize = 64u << 10;     // read-ahead for heads and chunk lines
 constexpr size_t kOtherBodyCap = 64u << 10;  // bodies of non-2xx answers kept for messages
 constexpr uint64_t kDrainMax = 1u << 20;     // a longer non-2xx body closes the connection instead
+// A buffer that has not filled up in this long is handed over as it is, so that on a slow link the
+// progress display and the resume bookkeeping still move several times a second.
+constexpr auto kHandOverAfter = std::chrono::milliseconds(200);
 
 std::string openssl_error() {
   unsigned long e = ERR_get_error();
@@ -314,6 +317,7 @@ struct Pump {
   BodySink::Buffer buf{nullptr, 0};
   size_t filled = 0;
   bool stopped = false;
+  std::chrono::steady_clock::time_point since{};  // when `buf` was taken
 
   bool hand_over() {
     if (filled > 0 && !sink.received(filled)) stopped = true;
@@ -329,6 +333,7 @@ struct Pump {
       if (filled == buf.size) {
         if (!hand_over()) return false;
         buf = sink.buffer();
+        since = std::chrono::steady_clock::now();
       }
       size_t want = buf.size - filled;
       if (!to_eof) want = static_cast<size_t>(std::min<uint64_t>(want, n - moved));
@@ -352,6 +357,8 @@ struct Pump {
       }
       filled += got;
       moved += got;
+      if (filled < buf.size && std::chrono::steady_clock::now() - since > kHandOverAfter && !hand_over())
+        return false;
     }
     return true;
   }

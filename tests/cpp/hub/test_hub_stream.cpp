@@ -1,7 +1,8 @@
 // The download path's HTTP/1.1 client (hub/http_stream.h) against cpp-httplib servers on loopback:
-// Content-Length and chunked bodies delivered through lent buffers, non-2xx bodies kept for messages,
-// a kept-alive connection the server closed meanwhile, bytes handed over before an early end, and TLS
-// with a self-signed certificate (trusted through a CA file; refused by the system store).
+// Content-Length and chunked bodies delivered through lent buffers (slow ones handed over in time),
+// non-2xx bodies kept for messages, a kept-alive connection the server closed meanwhile, bytes handed
+// over before an early end, and TLS with a self-signed certificate (trusted through a CA file; refused
+// by the system store).
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -78,6 +79,15 @@ void add_routes(httplib::Server& s, const std::string& blob) {
     res.status = 404;
     res.set_header("X-Error-Code", "EntryNotFound");
     res.set_content("no such file", "text/plain");
+  });
+  s.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+    // 5 x 10000 bytes, 300 ms apart.
+    res.set_content_provider(50000, "application/octet-stream",
+                             [](size_t offset, size_t, httplib::DataSink& sink) {
+                               if (offset > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                               std::string part(10000, static_cast<char>('a' + offset / 10000));
+                               return sink.write(part.data(), part.size());
+                             });
   });
   s.Get("/short", [](const httplib::Request&, httplib::Response& res) {
     // Announces 1 MiB, sends 300000 bytes, then drops the connection.
@@ -156,6 +166,22 @@ BOOST_AUTO_TEST_CASE(length_and_chunked_bodies_in_lent_buffers) {
     BOOST_TEST((sink.body == blob));
     if (std::string(path) == "/blob") BOOST_TEST(sink.pieces == 3);  // whole 1 MiB buffers, not socket reads
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_body_is_handed_over_before_the_buffer_fills) {
+  auto srv = std::make_unique<httplib::Server>();
+  add_routes(*srv, "");
+  Served s(std::move(srv));
+  StreamClient c(5, 5, "");
+  Collect sink(1u << 20);
+  HttpResponse r = c.get(local("http", s.port, "/slow"), {}, nullptr, sink);
+  BOOST_TEST(r.status == 200);
+  std::string expect;
+  for (char ch : std::string("abcde")) expect += std::string(10000, ch);
+  BOOST_TEST(sink.body == expect);
+  // Without the hand-over the 1 MiB buffer would come in one piece at the end; with it, a piece at
+  // most ~200 ms plus one read after the buffer was taken.
+  BOOST_TEST(sink.pieces >= 3);
 }
 
 BOOST_AUTO_TEST_CASE(error_bodies_stale_connections_and_early_ends) {
