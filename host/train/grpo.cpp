@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "data/batch.h"
 #include "train/lora.h"
 
@@ -35,6 +36,21 @@ class AdaptersOff {
 
  private:
   model::Model& m_;
+};
+
+// Puts a module in eval mode (no dropout) for the lifetime of the guard, restoring training mode after.
+class EvalMode {
+ public:
+  explicit EvalMode(torch::nn::Module& m) : m_(m), was_training_(m.is_training()) { m_.eval(); }
+  ~EvalMode() {
+    if (was_training_) m_.train();
+  }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  torch::nn::Module& m_;
+  bool was_training_;
 };
 
 }  // namespace
@@ -132,8 +148,7 @@ PackedBatch GrpoTrainer::pack(const Rollout& r, int64_t begin, int64_t end, c10:
 
 at::Tensor GrpoTrainer::rollout_logps(model::CausalLM& lm, const Rollout& r) {
   torch::NoGradGuard ng;
-  const bool was_training = lm->is_training();
-  lm->eval();
+  EvalMode eval(*lm);
   const int64_t N = r.size();
   int64_t cmax = 1;
   for (const auto& c : r.completions) cmax = std::max<int64_t>(cmax, static_cast<int64_t>(c.size()));
@@ -141,13 +156,13 @@ at::Tensor GrpoTrainer::rollout_logps(model::CausalLM& lm, const Rollout& r) {
   const c10::Device dev = lm->model->embed_tokens->weight.device();
   const int64_t chunk = opt_.logps_chunk_rows > 0 ? opt_.logps_chunk_rows : opt_.batch_size;
   for (int64_t b = 0; b < N; b += chunk) {
+    check_interrupt();
     const int64_t e = std::min(N, b + chunk);
     PackedBatch pb = pack(r, b, e, dev);
     at::Tensor lp = completion_logps(lm, pb, opt_.sampling.temperature, false).logps;
     lp = (lp * pb.completion_mask).to(at::kCPU);
     out.narrow(0, b, e - b).narrow(1, 0, lp.size(1)).copy_(lp);
   }
-  if (was_training) lm->train();
   return out;
 }
 
@@ -164,6 +179,10 @@ std::shared_ptr<Rollout> GrpoTrainer::rollout(const std::vector<std::vector<text
                     std::to_string(opt_.batch_size) + " x " + std::to_string(opt_.grad_accum) + " / " +
                     std::to_string(opt_.num_generations) + "), found " + std::to_string(prompts.size()),
                 "prompt_indices() gives the dataset rows of the current step");
+  if (done())
+    throw Error("rollout: training is finished (" + std::to_string(global_step()) + " of " +
+                    std::to_string(total_steps()) + " steps)",
+                "raise max_steps to train further");
   auto t0 = std::chrono::steady_clock::now();
   auto r = std::make_shared<Rollout>();
   r->step = global_step();
@@ -184,16 +203,11 @@ std::shared_ptr<Rollout> GrpoTrainer::rollout(const std::vector<std::vector<text
   g.stop = opt_.stop;
   g.seed = rollout_seed(opt_.seed, r->step);
   g.skip_special_tokens = opt_.skip_special_tokens;
-  const bool was_training = m_->lm->is_training();
-  m_->lm->eval();
   model::GenerateResult res;
-  try {
+  {
+    EvalMode eval(*m_->lm);
     res = model::generate_groups(m_->lm, m_->tokenizer.get(), r->prompts, r->G, opt_.share_prompt_cache, g);
-  } catch (...) {
-    if (was_training) m_->lm->train();
-    throw;
   }
-  if (was_training) m_->lm->train();
   r->completions = std::move(res.ids);
   r->text = std::move(res.text);
   r->finish_reason = std::move(res.finish_reason);
@@ -259,56 +273,65 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
   const c10::Device dev = m_->device();
   const int64_t chunk = opt_.logps_chunk_rows > 0 ? opt_.logps_chunk_rows : opt_.batch_size;
   std::vector<GrpoStepStats> out;
-  for (int64_t it = 0; it < opt_.num_iterations && !done(); ++it) {
-    auto t0 = std::chrono::steady_clock::now();
-    GrpoStepStats s = base;
-    s.iteration = it;
-    s.seconds_rollout = it == 0 ? r.seconds_generate + r.seconds_logps : 0.0;
-    m_->lm->train();
-    state_->zero_grad();
-    double tok_sum = 0;
-    for (int64_t k = 0; k < opt_.grad_accum; ++k) {
-      const int64_t mb0 = k * opt_.batch_size, mb1 = std::min(N, mb0 + opt_.batch_size);
-      LossOptions lc = lo;
-      lc.batch_rows = mb1 - mb0;
-      lc.batch_tokens = 0;
-      for (int64_t i = mb0; i < mb1; ++i)
-        lc.batch_tokens += keep[i] * static_cast<double>(r.completions[i].size());
-      for (int64_t b = mb0; b < mb1; b += chunk) {
-        const int64_t e = std::min(mb1, b + chunk);
-        PackedBatch pb = pack(r, b, e, dev);
-        TokenLogps lp = completion_logps(m_->lm, pb, opt_.sampling.temperature, true);
-        const int64_t C = pb.completion_mask.size(1);
-        auto slice = [&](const at::Tensor& t) {
-          return t.defined() ? t.narrow(0, b, e - b).narrow(1, 0, C).to(dev) : at::Tensor();
-        };
-        at::Tensor mask = pb.completion_mask * keep_t.narrow(0, b, e - b).to(dev).unsqueeze(1);
-        LossStats ls;
-        at::Tensor loss = grpo_loss(lp.logps, slice(r.old_logps), slice(r.ref_logps),
-                                    adv_t.narrow(0, b, e - b), mask, lp.entropy, lc, &ls);
-        state_->backward(loss);
-        s.loss += ls.loss;
-        s.kl += ls.kl * ls.tokens;
-        s.entropy += ls.entropy * ls.tokens;
-        s.clip_low += ls.clip_low * ls.tokens;
-        s.clip_high += ls.clip_high * ls.tokens;
-        s.clip_region += ls.clip_region * ls.tokens;
-        tok_sum += ls.tokens;
+  // An interrupt (Ctrl-C) before the first update leaves the rollout trainable again; gradients of a
+  // half-done step are dropped.
+  try {
+    for (int64_t it = 0; it < opt_.num_iterations && !done(); ++it) {
+      auto t0 = std::chrono::steady_clock::now();
+      GrpoStepStats s = base;
+      s.iteration = it;
+      s.seconds_rollout = it == 0 ? r.seconds_generate + r.seconds_logps : 0.0;
+      m_->lm->train();
+      state_->zero_grad();
+      double tok_sum = 0;
+      for (int64_t k = 0; k < opt_.grad_accum; ++k) {
+        const int64_t mb0 = k * opt_.batch_size, mb1 = std::min(N, mb0 + opt_.batch_size);
+        LossOptions lc = lo;
+        lc.batch_rows = mb1 - mb0;
+        lc.batch_tokens = 0;
+        for (int64_t i = mb0; i < mb1; ++i)
+          lc.batch_tokens += keep[i] * static_cast<double>(r.completions[i].size());
+        for (int64_t b = mb0; b < mb1; b += chunk) {
+          check_interrupt();
+          const int64_t e = std::min(mb1, b + chunk);
+          PackedBatch pb = pack(r, b, e, dev);
+          TokenLogps lp = completion_logps(m_->lm, pb, opt_.sampling.temperature, true);
+          const int64_t C = pb.completion_mask.size(1);
+          auto slice = [&](const at::Tensor& t) {
+            return t.defined() ? t.narrow(0, b, e - b).narrow(1, 0, C).to(dev) : at::Tensor();
+          };
+          at::Tensor mask = pb.completion_mask * keep_t.narrow(0, b, e - b).to(dev).unsqueeze(1);
+          LossStats ls;
+          at::Tensor loss = grpo_loss(lp.logps, slice(r.old_logps), slice(r.ref_logps),
+                                      adv_t.narrow(0, b, e - b), mask, lp.entropy, lc, &ls);
+          state_->backward(loss);
+          s.loss += ls.loss;
+          s.kl += ls.kl * ls.tokens;
+          s.entropy += ls.entropy * ls.tokens;
+          s.clip_low += ls.clip_low * ls.tokens;
+          s.clip_high += ls.clip_high * ls.tokens;
+          s.clip_region += ls.clip_region * ls.tokens;
+          tok_sum += ls.tokens;
+        }
       }
+      const double d = std::max(1.0, tok_sum);
+      s.kl /= d;
+      s.entropy /= d;
+      s.clip_low /= d;
+      s.clip_high /= d;
+      s.clip_region /= d;
+      UpdateStats u = state_->update();
+      s.grad_norm = u.grad_norm;
+      s.lr = u.lr;
+      s.applied = u.applied;
+      s.step = global_step();
+      s.seconds_train = seconds_since(t0);
+      out.push_back(s);
     }
-    const double d = std::max(1.0, tok_sum);
-    s.kl /= d;
-    s.entropy /= d;
-    s.clip_low /= d;
-    s.clip_high /= d;
-    s.clip_region /= d;
-    UpdateStats u = state_->update();
-    s.grad_norm = u.grad_norm;
-    s.lr = u.lr;
-    s.applied = u.applied;
-    s.step = global_step();
-    s.seconds_train = seconds_since(t0);
-    out.push_back(s);
+  } catch (...) {
+    state_->zero_grad();
+    if (out.empty()) r.trained = false;
+    throw;
   }
   return out;
 }

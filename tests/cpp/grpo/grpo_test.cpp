@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/interrupt.h"
 #include "train/grpo.h"
 #include "train/lora.h"
 
@@ -543,6 +544,25 @@ BOOST_AUTO_TEST_CASE(reference_policy_is_the_base_model_or_a_frozen_copy) {
   GrpoTrainer t0(tiny(), small_options());
   BOOST_TEST(t0.reference_kind() == "none");
   BOOST_TEST(!t0.rollout(prompts_of(2))->ref_logps.defined());
+}
+
+BOOST_AUTO_TEST_CASE(interrupt_before_the_update_leaves_the_rollout_trainable) {
+  GrpoTrainer a(tiny(), small_options());
+  auto ra = a.rollout(prompts_of(2));
+  ft::request_interrupt();
+  BOOST_CHECK_THROW(a.train(*ra, parity_rewards(*ra)), ft::Interrupted);
+  BOOST_TEST(a.global_step() == 0);
+  auto sa = a.train(*ra, parity_rewards(*ra));
+  auto ob = small_options();
+  ob.max_steps = 1;  // constant LR: the same first step as a's
+  GrpoTrainer b(tiny(), ob);
+  auto rb = b.rollout(prompts_of(2));
+  auto sb = b.train(*rb, parity_rewards(*rb));
+  BOOST_TEST(sa[0].loss == sb[0].loss);
+  BOOST_TEST(sa[0].grad_norm == sb[0].grad_norm);  // no gradient left over from the interrupted pass
+  BOOST_CHECK_EXCEPTION(b.rollout(prompts_of(2)), Error, [](const Error& e) {
+    return std::string(e.what()).find("training is finished (1 of 1 steps)") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(resume_from_a_checkpoint_gives_identical_next_steps) {
