@@ -9,6 +9,7 @@
 #include "model/model.h"
 #include "train/grpo.h"
 #include "wrap_text.h"
+#include "wrap_train.h"
 
 FT_LUA_DECLARE_TYPE(ft::model::Model, "Model")
 FT_LUA_DECLARE_TYPE(ft::train::GrpoTrainer, "GrpoTrainer")
@@ -64,22 +65,7 @@ int w_trainer(lua_State* L) {
   g.share_prompt_cache = field_boolean(L, o, "share_prompt_cache", true);
   g.ref_device = field_string(L, o, "ref_device", "");
   g.skip_special_tokens = field_boolean(L, o, "skip_special_tokens", true);
-  g.schedule.lr = field_number(L, o, "lr", g.schedule.lr);
-  g.schedule.kind = field_string(L, o, "schedule", g.schedule.kind);
-  g.schedule.warmup_steps = field_integer(L, o, "warmup_steps", 0);
-  g.schedule.min_lr_ratio = field_number(L, o, "min_lr_ratio", 0);
-  g.warmup_ratio = field_number(L, o, "warmup_ratio", 0);
-  g.max_grad_norm = field_number(L, o, "max_grad_norm", g.max_grad_norm);
-  g.adamw.beta1 = field_number(L, o, "beta1", g.adamw.beta1);
-  g.adamw.beta2 = field_number(L, o, "beta2", g.adamw.beta2);
-  g.adamw.eps = field_number(L, o, "eps", g.adamw.eps);
-  g.adamw.weight_decay = field_number(L, o, "weight_decay", g.adamw.weight_decay);
-  g.optimizer = field_string(L, o, "optimizer", g.optimizer);
-  g.seed = static_cast<uint64_t>(field_integer(L, o, "seed", 0));
-  g.rank = static_cast<int>(field_integer(L, o, "rank", 0));
-  g.world_size = static_cast<int>(field_integer(L, o, "world_size", 1));
-  g.output = field_string(L, o, "output", "");
-  g.save_total_limit = field_integer(L, o, "save_total_limit", g.save_total_limit);
+  check_step_options(L, o, g);
   push_object(L, std::make_shared<GrpoTrainer>(mp, g));
   return 1;
 }

@@ -1,6 +1,7 @@
 // _ft.train: thin wrappers over host/train: LoRA (attach, merge, unmerge, enable, PEFT save/load),
 // freezing by name pattern, the SFT
 // trainer object (step, evaluate, save, resume), and the interrupt flag the Lua training loop polls.
+#include "wrap_train.h"
 #include "core/interrupt.h"
 #include "lua_json.h"
 #include "lua_util.h"
@@ -15,6 +16,26 @@ FT_LUA_DECLARE_TYPE(ft::model::Model, "Model")
 FT_LUA_DECLARE_TYPE(ft::train::SftTrainer, "SftTrainer")
 
 namespace ft::lua {
+
+void check_step_options(lua_State* L, int o, train::StepOptions& t) {
+  t.schedule.lr = field_number(L, o, "lr", t.schedule.lr);
+  t.schedule.kind = field_string(L, o, "schedule", t.schedule.kind);
+  t.schedule.warmup_steps = field_integer(L, o, "warmup_steps", 0);
+  t.schedule.min_lr_ratio = field_number(L, o, "min_lr_ratio", 0);
+  t.warmup_ratio = field_number(L, o, "warmup_ratio", 0);
+  t.max_grad_norm = field_number(L, o, "max_grad_norm", t.max_grad_norm);
+  t.adamw.beta1 = field_number(L, o, "beta1", t.adamw.beta1);
+  t.adamw.beta2 = field_number(L, o, "beta2", t.adamw.beta2);
+  t.adamw.eps = field_number(L, o, "eps", t.adamw.eps);
+  t.adamw.weight_decay = field_number(L, o, "weight_decay", t.adamw.weight_decay);
+  t.optimizer = field_string(L, o, "optimizer", t.optimizer);
+  t.seed = static_cast<uint64_t>(field_integer(L, o, "seed", 0));
+  t.rank = static_cast<int>(field_integer(L, o, "rank", 0));
+  t.world_size = static_cast<int>(field_integer(L, o, "world_size", 1));
+  t.output = field_string(L, o, "output", "");
+  t.save_total_limit = field_integer(L, o, "save_total_limit", t.save_total_limit);
+}
+
 namespace {
 
 using train::SftTrainer;
@@ -154,25 +175,10 @@ int w_trainer(lua_State* L) {
   t.grad_accum = field_integer(L, o, "grad_accum", t.grad_accum);
   t.epochs = field_integer(L, o, "epochs", t.epochs);
   t.max_steps = field_integer(L, o, "max_steps", t.max_steps);
-  t.schedule.lr = field_number(L, o, "lr", t.schedule.lr);
-  t.schedule.kind = field_string(L, o, "schedule", t.schedule.kind);
-  t.schedule.warmup_steps = field_integer(L, o, "warmup_steps", 0);
-  t.schedule.min_lr_ratio = field_number(L, o, "min_lr_ratio", 0);
-  t.warmup_ratio = field_number(L, o, "warmup_ratio", 0);
-  t.max_grad_norm = field_number(L, o, "max_grad_norm", t.max_grad_norm);
-  t.adamw.beta1 = field_number(L, o, "beta1", t.adamw.beta1);
-  t.adamw.beta2 = field_number(L, o, "beta2", t.adamw.beta2);
-  t.adamw.eps = field_number(L, o, "eps", t.adamw.eps);
-  t.adamw.weight_decay = field_number(L, o, "weight_decay", t.adamw.weight_decay);
-  t.optimizer = field_string(L, o, "optimizer", t.optimizer);
-  t.seed = static_cast<uint64_t>(field_integer(L, o, "seed", 0));
+  check_step_options(L, o, t);
   t.shuffle = field_boolean(L, o, "shuffle", true);
-  t.rank = static_cast<int>(field_integer(L, o, "rank", 0));
-  t.world_size = static_cast<int>(field_integer(L, o, "world_size", 1));
   t.group_by_length = field_boolean(L, o, "group_by_length", false);
-  t.output = field_string(L, o, "output", "");
   if (field_boolean(L, o, "packing", false)) t.pack_len = f.max_len;
-  t.save_total_limit = field_integer(L, o, "save_total_limit", t.save_total_limit);
   auto train_ex = examples_at(L, 2, *mp, f);
   std::vector<data::Example> eval_ex;
   if (!lua_isnoneornil(L, 4)) eval_ex = examples_at(L, 4, *mp, f).examples;
