@@ -319,15 +319,16 @@ function Run:evaluate(rows)
       { add_special = type(row.prompt) == "string" })
   end
   local all, per = {}, {}
-  local k = self.prompts_per_step
+  local k, G = self.prompts_per_step, self._o.num_generations
   for first = 1, ds.n, k do
-    local idx = {}
-    for i = first, math.min(ds.n, first + k - 1) do idx[#idx + 1] = i end
+    -- A rollout takes exactly k prompts: the last chunk is topped up with earlier ones, not counted.
+    local idx, real = {}, math.min(k, ds.n - first + 1)
+    for i = 1, k do idx[i] = (first + (i <= real and i or i - real) - 2) % ds.n + 1 end
     local _, _, res, totals = self:_generate(ds, ids, idx)
-    for _, v in ipairs(totals) do all[#all + 1] = v end
+    for i = 1, real * G do all[#all + 1] = totals[i] end
     for j, name in ipairs(res.names) do
       per[name] = per[name] or {}
-      for i = 1, #totals do
+      for i = 1, real * G do
         local v = res.values[j][i]
         per[name][#per[name] + 1] = v == nil and nan() or v
       end
