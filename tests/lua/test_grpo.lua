@@ -23,12 +23,14 @@ T.test("batch x grad_accum must be divisible by num_generations, said with the n
     "(processes x per-device batch x grad_accum) = 1 x 6 x 1 = 6 must be divisible by num_generations = 4")
 end)
 
-T.test("TRL option names are accepted; unknown ones name the nearest", function()
-  local run = run_with{ per_device_train_batch_size = 8, max_completion_length = 3, loss_type = "grpo",
-    reward_funcs = { function() return 1 end }, max_steps = 1 }
-  T.eq(run.total_steps, 1)
-  T.raises(function() run_with{ num_generation = 4 } end, "num_generations")
+T.test("TRL option names point at fthost's; misspellings name the nearest option", function()
+  T.raises(function() run_with{ max_completion_length = 3 } end,
+    "unknown option 'max_completion_length' (did you mean 'max_completion_len'?)")
+  T.raises(function() run_with{ reward_funcs = function() return 1 end } end, "did you mean 'rewards'?")
+  T.raises(function() run_with{ num_generation = 4 } end, "did you mean 'num_generations'?")
   T.raises(function() run_with{ loss = "ppo" } end, "dapo")
+  local run = run_with{ loss = "grpo", scale_rewards = "none", max_steps = 1 }
+  T.eq(run.total_steps, 1)
 end)
 
 T.test("a step generates G samples per prompt and passes them to the reward", function()
