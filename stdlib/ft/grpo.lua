@@ -249,8 +249,8 @@ end
 
 function Run:_after(s, res, samples)
   local o = self._o
-  self.loss, self.lr = s.loss, s.lr
-  self:_refresh()
+  -- With num_iterations > 1 one batch gives several steps: each stats table carries its own step.
+  self.loss, self.lr, self.global_step = s.loss, s.lr, s.step
   if not s.applied then self.skipped_steps = (self.skipped_steps or 0) + 1 end
   if o.on_step then o.on_step(self, s) end
   if self.global_step % o.logging_steps == 0 or self.global_step == self.total_steps then self:_log(s, res, samples) end

@@ -54,6 +54,24 @@ T.test("a step generates G samples per prompt and passes them to the reward", fu
   T.eq(run.reward, 0.5)
 end)
 
+T.test("num_iterations = 2: each batch gives two steps; beta > 0 uses the right reference policy", function()
+  for _, mode in ipairs({ "lora", "full" }) do
+    local m = tiny()
+    if mode == "lora" then m:lora{ r = 4, targets = "all-linear" } end
+    local steps, iters = {}, {}
+    local run = run_with{ model = m, num_iterations = 2, beta = 0.1, max_steps = 4, lr = 1e-2,
+      rewards = function(s) return (#s.completion_ids % 2) + s.index / 100 end,
+      on_step = function(_, s)
+        steps[#steps + 1] = s.step
+        iters[#iters + 1] = s.iteration
+      end }
+    run:train()
+    T.eq(steps, { 1, 2, 3, 4 })
+    T.eq(iters, { 1, 2, 1, 2 })
+    T.eq(run._t:info().reference, mode == "lora" and "adapters_disabled" or "copy")
+  end
+end)
+
 T.test("rewards can be replaced between run:step() calls (REPL)", function()
   local run = run_with{ rewards = function() return 0.25 end }
   run:step(1)
