@@ -4,14 +4,14 @@
 // token sequences must be identical and each chosen token's probability must agree to 1e-3.
 // llama.cpp runs with an f32 KV cache and no flash attention (its default f16 cache alone moves
 // probabilities by ~1e-3), no sampler besides greedy, and yields EOS like any other token.
-// Usage: node check.mjs <model_tool> <work dir>
+// Usage: node check.mjs <model_tool> <work dir> <fthost>
 import {execFileSync} from "node:child_process";
 import {existsSync, mkdirSync} from "node:fs";
 import {dirname, join} from "node:path";
 import {fileURLToPath} from "node:url";
 import {getLlama} from "node-llama-cpp";
 
-const [tool, work] = process.argv.slice(2);
+const [tool, work, fthost] = process.argv.slice(2);
 mkdirSync(work, {recursive: true});
 const N = 48, PROB_TOL = 1e-3;
 const cases = [
@@ -47,16 +47,29 @@ cases.push(
    seed: 11, lora: 8, lora_targets: "all-linear"},
   {name: "llama-lora-qv-down-merged", arch: "llama", hidden: 64, layers: 2, heads: 4, kv_heads: 2, vocab: 300, tie: 0,
    seed: 12, lora: 4, lora_targets: "q_proj,v_proj,down_proj"});
+// Two more whose LoRA is trained: lora_sft.lua (the public Lua API) trains all-linear adapters with
+// bias = "all" for a few ft.sft steps, decodes, merges and exports.
+const here = dirname(fileURLToPath(import.meta.url));
+cases.push(
+  {name: "qwen2-lora-sft-trained-merged", arch: "qwen2", seed: 21, steps: 12, script: `${here}/lora_sft.lua`},
+  {name: "llama-lora-sft-trained-merged", arch: "llama", seed: 22, steps: 12, script: `${here}/lora_sft.lua`});
 const prompt = [256, 72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100];
 
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 let failures = 0;
 for (const c of cases) {
   const gguf = `${work}/${c.name}.gguf`;
-  const args = Object.entries(c).filter(([k]) => k !== "name").map(([k, v]) => `${k}=${v}`);
-  args.push("init_std=0.25", `gguf=${gguf}`, "type=f32", `prompt=${prompt.join(",")}`, `n=${N}`);
-  if (c.tokenizer) args.push(`text=${text}`);
-  const ours = JSON.parse(execFileSync(tool, args, {encoding: "utf8"}));
+  let ours;
+  if (c.script) {
+    const args = [c.script, `--gguf=${gguf}`, `--arch=${c.arch}`, `--seed=${c.seed}`, `--steps=${c.steps}`,
+                  `--prompt=${prompt.join(",")}`, `--n=${N}`];
+    ours = JSON.parse(execFileSync(fthost, args, {encoding: "utf8"}));
+  } else {
+    const args = Object.entries(c).filter(([k]) => k !== "name").map(([k, v]) => `${k}=${v}`);
+    args.push("init_std=0.25", `gguf=${gguf}`, "type=f32", `prompt=${prompt.join(",")}`, `n=${N}`);
+    if (c.tokenizer) args.push(`text=${text}`);
+    ours = JSON.parse(execFileSync(tool, args, {encoding: "utf8"}));
+  }
 
   const model = await llama.loadModel({modelPath: gguf});
   const context = await model.createContext({contextSize: 128, batchSize: 128, threads: 1, flashAttention: false,
@@ -91,7 +104,7 @@ for (const c of cases) {
     compared++;
   }
   let loraOk = true;
-  if (c.lora) {
+  if (c.lora || c.script) {
     const changedAt = ours.tokens.findIndex((t, i) => t !== ours.base_tokens[i]);
     loraOk = ours.base_tokens.length === N && changedAt >= 0;
     console.log(`${loraOk ? "ok  " : "FAIL"} ${c.name}: the adapters change fthost's greedy output` +
