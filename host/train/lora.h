@@ -50,7 +50,7 @@ struct LoraConfig {
   std::vector<std::string> modules_to_save;
   uint64_t seed = 0;  // init of A
   // Set by load_adapter: exactly these modules get adapters (where the file has tensors), whatever the
-  // matching fields above say; those are kept to be written back by save_adapter.
+  // matching fields above say; those fields keep the file's values, so save_adapter writes them back.
   std::vector<std::string> exact_modules;
 };
 
