@@ -245,9 +245,10 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
   const Advantages adv = compute_advantages(rewards, r.G, opt_.scale_rewards);
   at::Tensor adv_t = at::tensor(std::vector<float>(adv.values.begin(), adv.values.end()), at::kFloat);
 
-  // Per-sample loss weight: 0 for truncated completions when they are masked.
+  // Per-sample loss weight: 0 for truncated completions when they are masked. dapo divides by every
+  // completion token of the step, masked ones included (TRL counts num_items_in_batch before masking).
   std::vector<float> keep(static_cast<size_t>(N), 1.0f);
-  double loss_tokens = 0;
+  double loss_tokens = 0, all_tokens = 0;
   GrpoStepStats base;
   base.completion_len_min = std::numeric_limits<int64_t>::max();
   int64_t truncated = 0;
@@ -255,6 +256,7 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
     const auto len = static_cast<int64_t>(r.completions[i].size());
     if (opt_.mask_truncated_completions && r.truncated[i]) keep[i] = 0.0f;
     loss_tokens += keep[i] * static_cast<double>(len);
+    all_tokens += static_cast<double>(len);
     truncated += r.truncated[i] ? 1 : 0;
     base.completion_len_mean += static_cast<double>(len) / static_cast<double>(N);
     base.completion_len_min = std::min(base.completion_len_min, len);
@@ -268,7 +270,7 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
   base.nil_rewards = adv.nil_samples;
   base.loss_tokens = static_cast<int64_t>(loss_tokens);
   LossOptions lo = loss_;
-  lo.dapo_tokens = loss_tokens;
+  lo.dapo_tokens = all_tokens;
 
   const c10::Device dev = m_->device();
   const int64_t chunk = opt_.logps_chunk_rows > 0 ? opt_.logps_chunk_rows : opt_.batch_size;

@@ -63,7 +63,8 @@ struct LossOptions {
   double beta = 0.0;                 // KL coefficient (0: no reference policy)
   int64_t max_completion_len = 256;  // dr_grpo's normaliser
   int64_t grad_accum = 1;            // grpo / bnpo / dr_grpo losses are divided by it (as TRL does)
-  // dapo: the completion tokens of the whole accumulated batch (every micro-batch of the step).
+  // dapo: the completion tokens of the whole accumulated batch (every micro-batch of the step; TRL counts
+  // them before truncated completions are masked).
   double dapo_tokens = 1;
   // When a call gets only some rows of a micro-batch (rows chunked to save memory): the micro-batch's row
   // count (grpo, dr_grpo) and loss tokens (bnpo). 0 / < 0: those of the rows given. The chunks' losses

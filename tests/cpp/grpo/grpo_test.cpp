@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -467,6 +468,44 @@ BOOST_AUTO_TEST_CASE(chunked_rows_give_the_same_step) {
     BOOST_TEST(close(st[i].entropy, st[0].entropy, 1e-4));
   }
   BOOST_TEST(st[0].kl > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(step_normalisers_across_micro_batches) {
+  // A hand-made rollout: micro-batch 1 = prompt 1's samples (lengths 2, 3, 1, 2, ended by EOS), micro-batch
+  // 2 = prompt 2's (6 tokens each, truncated, masked). Per loss mode the step's loss is S1 (the masked
+  // token sum of micro-batch 1; micro-batch 2 adds 0) over: bnpo 8 tokens x grad_accum 2; dapo every
+  // completion token of the step, the masked 24 included (TRL's num_items_in_batch); dr_grpo 4 rows x
+  // max_completion_len 6 x grad_accum 2.
+  auto make = [] {
+    train::Rollout r;
+    r.num_prompts = 2;
+    r.G = 4;
+    r.prompts = {{256, 72}, {256, 40, 41}};
+    r.completions = {{10, 257},          {11, 12, 257},      {257},
+                     {13, 257},          {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 7},
+                     {1, 2, 3, 4, 5, 8}, {1, 2, 3, 4, 5, 9}};
+    r.finish_reason = {"eos", "eos", "eos", "eos", "length", "length", "length", "length"};
+    r.truncated = {false, false, false, false, true, true, true, true};
+    r.text.assign(8, "");
+    return r;
+  };
+  const std::vector<double> rewards = {0, 1, 0, 0, 1, 0, 1, 0};  // S1 = -(A . lengths) != 0
+  std::map<std::string, train::GrpoStepStats> st;
+  for (const char* mode : {"bnpo", "dapo", "dr_grpo"}) {
+    auto o = small_options();
+    o.loss = mode;
+    o.mask_truncated_completions = true;
+    GrpoTrainer t(tiny(), o);
+    auto r = make();
+    st[mode] = t.train(r, rewards)[0];
+  }
+  const double s1 = st["bnpo"].loss * 8 * 2;
+  BOOST_TEST(std::abs(s1) > 1e-3);
+  BOOST_TEST(close(st["dapo"].loss, s1 / 32, 1e-4), st["dapo"].loss << " vs " << s1 / 32);
+  BOOST_TEST(close(st["dr_grpo"].loss, s1 / (4 * 6 * 2), 1e-4));
+  BOOST_TEST(st["dapo"].loss_tokens == 8);
+  BOOST_TEST(st["dapo"].truncated_frac == 0.5);
+  BOOST_TEST(st["dapo"].completion_len_min == 1);
 }
 
 BOOST_AUTO_TEST_CASE(num_iterations_stores_old_logps_and_moves_the_ratio) {
