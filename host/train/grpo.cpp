@@ -179,10 +179,7 @@ std::shared_ptr<Rollout> GrpoTrainer::rollout(const std::vector<std::vector<text
                     std::to_string(opt_.batch_size) + " x " + std::to_string(opt_.grad_accum) + " / " +
                     std::to_string(opt_.num_generations) + "), found " + std::to_string(prompts.size()),
                 "prompt_indices() gives the dataset rows of the current step");
-  if (done())
-    throw Error("rollout: training is finished (" + std::to_string(global_step()) + " of " +
-                    std::to_string(total_steps()) + " steps)",
-                "raise max_steps to train further");
+  // A finished run still generates (evaluation after training); train() refuses.
   auto t0 = std::chrono::steady_clock::now();
   auto r = std::make_shared<Rollout>();
   r->step = global_step();
