@@ -6,8 +6,8 @@
 #     `curl -o /dev/null` on the same CDN URL. Goal: fthost >= 0.9x curl. fthost is reported twice:
 #     the whole command (process start-up and exit included: loading LibTorch costs ~0.5 s) and the
 #     download call alone (`seconds=` of --stats: resolve, transfer, verify, move into place).
-#     a) cache on tmpfs (/dev/shm): the download engine alone, with curl -> tmpfs + `openssl sha256`
-#        as the like-for-like reference;  b) cache on disk, with curl also writing to the same disk.
+#     a) cache on tmpfs (/dev/shm): the download engine alone, with curl -> tmpfs file (the same
+#        writes, no verification) and curl -> tmpfs + `openssl sha256` as like-for-like references;  b) cache on disk, with curl also writing to the same disk.
 #  2. The same server capping each connection (default 100 MiB/s), 1 GiB file: parallel byte ranges
 #     (--connections 8) vs a single stream (--connections 1), curl for reference.
 # Env: FTHOST (default build/fthost), FTHOST_BUILD (default build), BENCH_SIZE (2G), BENCH_CAP (100M),
@@ -48,6 +48,10 @@ timed() {
 cdn_url() { curl -sI "$HF_ENDPOINT/bench/big/resolve/main/model.bin" | tr -d '\r' | sed -n 's/^Location: //Ip'; }
 file_size() { curl -sI "$HF_ENDPOINT/bench/big/resolve/main/model.bin" | tr -d '\r' | sed -n 's/^X-Linked-Size: //Ip'; }
 curl_null() { timed curl -s -o /dev/null "$url"; }
+curl_write() {  # dir: curl into a file there (no verification)
+  timed curl -s -o "$1/curl.bin" "$url"
+  rm -f "$1/curl.bin"
+}
 curl_file() {  # dir: curl into a file there, then sha256 it (what fthost does, one step after the other)
   timed bash -c 'curl -s -o "$1/curl.bin" "$2" && openssl dgst -sha256 "$1/curl.bin" >/dev/null' _ "$1" "$url"
   rm -f "$1/curl.bin"
@@ -76,12 +80,14 @@ bytes=$(file_size)
 url=$(cdn_url)
 mkdir -p "$shm"
 best curl_null; c_wall=$B_WALL; report "curl -o /dev/null"
+best curl_write "$shm"; cw_wall=$B_WALL; report "curl -o tmpfs file"
 best curl_file "$shm"; cs_wall=$B_WALL; report "curl -o tmpfs + openssl sha256"
 best fthost_run "$shm/cache"; f_wall=$B_WALL f_call=$B_CALL; report "fthost (8 ranges), tmpfs, verified"
 best fthost_run "$shm/cache" --connections 1; f1_wall=$B_WALL f1_call=$B_CALL
 report "fthost (1 stream), tmpfs, verified"
 echo "ratio fthost/curl -o /dev/null, whole command: 8 ranges $(ratio "$c_wall" "$f_wall"), 1 stream $(ratio "$c_wall" "$f1_wall")  (goal >= 0.90)"
 echo "ratio fthost/curl -o /dev/null, download call: 8 ranges $(ratio "$c_wall" "$f_call"), 1 stream $(ratio "$c_wall" "$f1_call")"
+echo "ratio fthost/curl -o tmpfs file (no verification), download call: 8 ranges $(ratio "$cw_wall" "$f_call"), 1 stream $(ratio "$cw_wall" "$f1_call")"
 echo "ratio fthost/(curl -o tmpfs + sha256), whole command: 8 ranges $(ratio "$cs_wall" "$f_wall"), 1 stream $(ratio "$cs_wall" "$f1_wall")"
 best curl_file "$HUB_WORK"; cd_wall=$B_WALL; report "curl -o file (disk) + openssl sha256"
 best fthost_run "$HUB_WORK/cache"; fd_wall=$B_WALL; report "fthost, cache on disk, verified"
