@@ -205,6 +205,7 @@ int t_step(lua_State* L) {
   set_num(L, "grad_norm", s.grad_norm);
   set_num(L, "seconds", s.seconds);
   set_num(L, "tokens", static_cast<double>(s.tokens));
+  set_num(L, "padded_tokens", static_cast<double>(s.padded_tokens));
   set_num(L, "label_tokens", static_cast<double>(s.label_tokens));
   set_num(L, "epoch", static_cast<double>(s.epoch));
   return 1;

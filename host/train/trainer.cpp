@@ -71,6 +71,7 @@ StepStats SftTrainer::step() {
     batches.push_back(micro_batch(step0 * opt_.grad_accum + k));
     s.label_tokens += batches.back().label_tokens;
     for (auto v : batches.back().attention_mask) s.tokens += v;
+    s.padded_tokens += batches.back().rows * batches.back().cols;
   }
   // The divisor is the label count of the whole accumulated batch across ranks (rank_sync.h).
   std::vector<double> count{static_cast<double>(s.label_tokens)};

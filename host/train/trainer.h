@@ -32,6 +32,7 @@ struct StepStats {
   int64_t step = 0;  // steps done after this one
   double loss = 0, lr = 0, grad_norm = 0, seconds = 0;
   int64_t tokens = 0, label_tokens = 0;  // this rank's
+  int64_t padded_tokens = 0;             // this rank's batch positions, padding included
   int64_t global_label_tokens = 0;       // of the accumulated batch across all ranks (the loss divisor)
   int64_t epoch = 0;
 };

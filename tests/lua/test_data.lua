@@ -155,14 +155,24 @@ T.test("ft.sft on a stream: tokenized chunk by chunk, same losses as on the coll
   T.ok(r:evaluate().label_tokens > 0)
 end)
 
-T.test("ft.sft: group_by_length trains and is an option", function()
+T.test("ft.sft: group_by_length pads less (padded_tokens per step), same examples per epoch", function()
   local rows = {}
-  for i = 1, 64 do rows[i] = { prompt = string.rep("p", i % 13), completion = string.rep("c", 1 + i % 7) } end
-  local r = sft{ model = tiny(3), data = rows, max_steps = 4, batch_size = 4, lr = 1e-2, group_by_length = true,
-    log = false }
-  r:train()
-  T.eq(r.global_step, 4)
-  T.ok(r.loss == r.loss and r.loss > 0)
+  for i = 1, 256 do
+    rows[i] = { prompt = string.rep("p", (i * 37) % 61), completion = string.rep("c", 1 + (i * 11) % 7) }
+  end
+  local function epoch(group)
+    local pad, tokens = 0, 0
+    local r = sft{ model = tiny(3), data = rows, batch_size = 8, lr = 1e-3, group_by_length = group, log = false,
+      on_step = function(_, s) pad, tokens = pad + s.padded_tokens - s.tokens, tokens + s.tokens end }
+    r:train()
+    T.eq(r.global_step, 32)
+    return pad, tokens
+  end
+  local pad_plain, tokens_plain = epoch(false)
+  local pad_grouped, tokens_grouped = epoch(true)
+  print(string.format("     padding per epoch: %d tokens plain, %d grouped", pad_plain, pad_grouped))
+  T.eq(tokens_grouped, tokens_plain)  -- every example once per epoch either way
+  T.ok(pad_grouped * 4 < pad_plain, string.format("grouped %d vs plain %d padding tokens", pad_grouped, pad_plain))
   T.raises(function() sft{ model = tiny(3), data = rows, group_by_lenght = true } end, "did you mean 'group_by_length'?")
 end)
 
