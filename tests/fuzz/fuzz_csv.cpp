@@ -82,8 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < good.size(); ++i)
       if (round.records[i].fields != good[i]->fields || !round.records[i].problem.empty()) std::abort();
   }
-  // The row reader over the same bytes as a file.
-  static const std::string path = "/tmp/fuzz_csv_" + std::to_string(::getpid()) + ".csv";
+  // The row reader over the same bytes as a file (in memory-backed /dev/shm when there is one), removed
+  // when the fuzzer exits.
+  struct ScratchFile {
+    std::string path = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/fuzz_csv_" +
+                       std::to_string(::getpid()) + ".csv";
+    ~ScratchFile() { std::remove(path.c_str()); }
+  };
+  static const ScratchFile scratch;
+  const std::string& path = scratch.path;
   {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f.write(text.data(), static_cast<std::streamsize>(text.size()));
