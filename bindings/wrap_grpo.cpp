@@ -88,7 +88,7 @@ int t_rollout(lua_State* L) {
     lua_pop(L, 1);
   }
   std::shared_ptr<Rollout> r = t.rollout(prompts);
-  push_object(L, r);
+  push_object(L, r, static_cast<size_t>(r->bytes()));
   lua_createtable(L, static_cast<int>(r->size()), 0);
   for (int64_t i = 0; i < r->size(); ++i) {
     lua_createtable(L, 0, 6);
@@ -228,6 +228,21 @@ int r_stats(lua_State* L) {
   return 1;
 }
 
+// rollout:advantages() -> list (one per sample) once trained, else nil
+int r_advantages(lua_State* L) {
+  auto& r = check_ref<Rollout>(L, 1);
+  if (r.advantages.empty()) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, static_cast<int>(r.advantages.size()), 0);
+  for (size_t i = 0; i < r.advantages.size(); ++i) {
+    lua_pushnumber(L, r.advantages[i]);
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  return 1;
+}
+
 int r_size(lua_State* L) {
   lua_pushinteger(L, static_cast<lua_Integer>(check_ref<Rollout>(L, 1).size()));
   return 1;
@@ -237,7 +252,8 @@ const Reg kTrainerMethods[] = {{"rollout", t_rollout}, {"train", t_train},
                                {"save", t_save},       {"resume", t_resume},
                                {"info", t_info},       {"prompt_indices", t_prompt_indices},
                                {nullptr, nullptr}};
-const Reg kRolloutMethods[] = {{"stats", r_stats}, {"size", r_size}, {nullptr, nullptr}};
+const Reg kRolloutMethods[] = {
+    {"stats", r_stats}, {"size", r_size}, {"advantages", r_advantages}, {nullptr, nullptr}};
 const Reg kFuncs[] = {{"trainer", w_trainer}, {nullptr, nullptr}};
 
 int open_grpo(lua_State* L) {

@@ -55,6 +55,15 @@ class EvalMode {
 
 }  // namespace
 
+int64_t Rollout::bytes() const {
+  int64_t n = 0;
+  for (const auto& t : {old_logps, ref_logps})
+    if (t.defined()) n += static_cast<int64_t>(t.nbytes());
+  for (const auto& c : completions) n += static_cast<int64_t>(c.size() * sizeof(text::TokenId));
+  for (const auto& t : text) n += static_cast<int64_t>(t.size());
+  return n;
+}
+
 GrpoTrainer::GrpoTrainer(std::shared_ptr<model::Model> m, const GrpoOptions& o) : m_(std::move(m)), opt_(o) {
   if (!m_) throw Error("ft.grpo: no model given");
   if (opt_.epsilon_high < 0) opt_.epsilon_high = opt_.epsilon;
@@ -240,6 +249,7 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
                 "raise max_steps to train further");
   r.trained = true;
   const Advantages adv = compute_advantages(rewards, r.G, opt_.scale_rewards);
+  r.advantages = adv.values;
   at::Tensor adv_t = at::tensor(std::vector<float>(adv.values.begin(), adv.values.end()), at::kFloat);
 
   // Per-sample loss weight: 0 for truncated completions when they are masked. dapo divides by every

@@ -60,8 +60,10 @@ struct Rollout {
   at::Tensor ref_logps;  // [N, Cmax] float32 on CPU when beta > 0
   model::GenerateStats generation;
   double seconds_generate = 0, seconds_logps = 0;
+  std::vector<double> advantages;  // filled by train(): one per sample
   bool trained = false;
   int64_t size() const { return num_prompts * G; }
+  int64_t bytes() const;  // tensors and token ids held (for the Lua GC)
 };
 
 struct GrpoStepStats {

@@ -50,7 +50,12 @@ T.test("train takes rewards with nil holes and returns one stats table per step"
   end
   rewards[1] = 1
   rewards[2] = 0
+  T.eq(r:advantages(), nil)
   local stats = t:train(r, rewards, #samples)
+  local adv = r:advantages()
+  T.eq(#adv, 8)
+  for i = 5, 8 do T.eq(adv[i], 0) end       -- all-nil group
+  T.ok(adv[1] > 0 and adv[2] < 0, "rewarded 1 above the group mean, 0 below")
   T.eq(#stats, 2)
   T.eq(stats[1].step, 1)
   T.eq(stats[2].iteration, 2)
