@@ -247,15 +247,31 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
     throw Error("train: training is finished (" + std::to_string(global_step()) + " of " +
                     std::to_string(total_steps()) + " steps)",
                 "raise max_steps to train further");
+  // Counts over every data-parallel rank (identity with one process; an error for world_size > 1
+  // without a RankSync): dapo's completion tokens, and the batch reward std for scale_rewards "batch".
+  std::vector<double> global = {0};
+  for (const auto& c : r.completions) global[0] += static_cast<double>(c.size());
+  const bool batch_across = opt_.scale_rewards == "batch" && opt_.world_size > 1;
+  if (batch_across) {
+    global.insert(global.end(), {0, 0, 0});
+    for (double v : rewards)
+      if (!std::isnan(v)) global[1] += 1, global[2] += v, global[3] += v * v;
+  }
+  state_->sum_across_ranks(global);
+  std::optional<double> batch_std;
+  if (batch_across) {
+    const double n = global[1];
+    batch_std = n < 2 ? 0.0 : std::sqrt(std::max(0.0, global[3] - global[2] * global[2] / n) / (n - 1));
+  }
   r.trained = true;
-  const Advantages adv = compute_advantages(rewards, r.G, opt_.scale_rewards);
+  const Advantages adv = compute_advantages(rewards, r.G, opt_.scale_rewards, batch_std);
   r.advantages = adv.values;
   at::Tensor adv_t = at::tensor(std::vector<float>(adv.values.begin(), adv.values.end()), at::kFloat);
 
   // Per-sample loss weight: 0 for truncated completions when they are masked. dapo divides by every
   // completion token of the step, masked ones included (TRL counts num_items_in_batch before masking).
   std::vector<float> keep(static_cast<size_t>(N), 1.0f);
-  double loss_tokens = 0, all_tokens = 0;
+  double loss_tokens = 0;
   GrpoStepStats base;
   base.completion_len_min = std::numeric_limits<int64_t>::max();
   int64_t truncated = 0;
@@ -263,7 +279,6 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
     const auto len = static_cast<int64_t>(r.completions[i].size());
     if (opt_.mask_truncated_completions && r.truncated[i]) keep[i] = 0.0f;
     loss_tokens += keep[i] * static_cast<double>(len);
-    all_tokens += static_cast<double>(len);
     truncated += r.truncated[i] ? 1 : 0;
     base.completion_len_mean += static_cast<double>(len) / static_cast<double>(N);
     base.completion_len_min = std::min(base.completion_len_min, len);
@@ -277,7 +292,8 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
   base.nil_rewards = adv.nil_samples;
   base.loss_tokens = static_cast<int64_t>(loss_tokens);
   LossOptions lo = loss_;
-  lo.dapo_tokens = all_tokens;
+  lo.dapo_tokens = global[0];
+  lo.world_size = opt_.world_size;
 
   const c10::Device dev = m_->device();
   const int64_t chunk = opt_.logps_chunk_rows > 0 ? opt_.logps_chunk_rows : opt_.batch_size;
@@ -330,6 +346,9 @@ std::vector<GrpoStepStats> GrpoTrainer::train(Rollout& r, const std::vector<doub
       s.clip_high /= d;
       s.clip_region /= d;
       UpdateStats u = state_->update();
+      std::vector<double> loss{s.loss};
+      state_->sum_across_ranks(loss);  // the logged loss is the global one
+      s.loss = loss[0];
       s.grad_norm = u.grad_norm;
       s.lr = u.lr;
       s.applied = u.applied;

@@ -106,6 +106,12 @@ class GrpoTrainer {
   // Restores <output>/latest when present; returns the step resumed at (0: nothing to resume).
   int64_t resume(nlohmann::json* extra = nullptr);
 
+  // Connects the ranks of a data-parallel run (rank_sync.h); each rank trains on its own prompts (whole
+  // groups). In this order on every rank: per train(), one sum of {completion tokens[, reward count, sum,
+  // sum of squares for scale_rewards = "batch"]}; per optimizer step, the gradient sums of
+  // TrainState::update() and one sum of {loss} for the logged (global) loss.
+  void set_rank_sync(std::shared_ptr<RankSync> sync) { state_->set_rank_sync(std::move(sync)); }
+
   int64_t global_step() const { return state_->step(); }
   int64_t total_steps() const { return state_->total_steps(); }
   double current_lr() const { return state_->lr(); }

@@ -58,7 +58,8 @@ void check_loss_options(const LossOptions& o) {
   if (o.grad_accum < 1) throw Error("grad_accum must be >= 1");
 }
 
-Advantages compute_advantages(const std::vector<double>& rewards, int64_t G, const std::string& scale) {
+Advantages compute_advantages(const std::vector<double>& rewards, int64_t G, const std::string& scale,
+                              std::optional<double> batch_std) {
   check_scale_rewards(scale);
   const size_t N = rewards.size();
   if (G < 1 || N % static_cast<size_t>(G) != 0)
@@ -72,7 +73,7 @@ Advantages compute_advantages(const std::vector<double>& rewards, int64_t G, con
   for (size_t g0 = 0; g0 < N; g0 += static_cast<size_t>(G)) {
     const size_t g1 = g0 + static_cast<size_t>(G);
     const MeanStd group = nan_mean_std(rewards, g0, g1);
-    const double s = scale == "batch" ? batch.std : group.std;
+    const double s = scale == "batch" ? batch_std.value_or(batch.std) : group.std;
     for (size_t i = g0; i < g1; ++i) {
       a.std_per_sample[i] = s;
       if (std::abs(s) <= kZeroStdAtol) ++zero;
@@ -175,7 +176,8 @@ at::Tensor grpo_loss(const at::Tensor& logps, const at::Tensor& old_logps, const
     per_token = per_token + o.beta * kl;
   }
   const at::Tensor masked = per_token * m;
-  const double accum = static_cast<double>(o.grad_accum);
+  // Per-micro-batch means, averaged over the accumulation steps and the data-parallel ranks.
+  const double accum = static_cast<double>(o.grad_accum * std::max<int64_t>(1, o.world_size));
   const double rows = static_cast<double>(o.batch_rows > 0 ? o.batch_rows : logps.size(0));
   at::Tensor loss;
   if (o.loss == "grpo") {

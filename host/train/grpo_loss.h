@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,9 @@ struct Advantages {
 // ("group") or of the whole batch ("batch"); "none" does not divide (Dr. GRPO). NaN samples are left out
 // of the means and stds (nanmean/nanstd) and get advantage 0; a group with fewer than two rewarded
 // samples has std 0.
-Advantages compute_advantages(const std::vector<double>& rewards, int64_t G,
-                              const std::string& scale_rewards);
+// batch_std: for "batch" across data-parallel ranks, the std of every rank's rewards (unset: this batch's).
+Advantages compute_advantages(const std::vector<double>& rewards, int64_t G, const std::string& scale_rewards,
+                              std::optional<double> batch_std = std::nullopt);
 
 // ---- log-probabilities -----------------------------------------------------------------------------
 // One micro-batch of samples laid out for a forward pass: [prompt (left padded) | completion (right
@@ -71,6 +73,9 @@ struct LossOptions {
   // then add up to the micro-batch's loss.
   int64_t batch_rows = 0;
   double batch_tokens = -1;
+  // Data-parallel ranks whose gradients are summed: grpo / bnpo / dr_grpo (per-rank means, as TRL under
+  // DDP's gradient mean) divide by it; dapo's dapo_tokens already counts every rank.
+  int64_t world_size = 1;
 };
 
 struct LossStats {

@@ -10,7 +10,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <thread>
 
+#include "../train/fake_rank_sync.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
@@ -76,6 +78,28 @@ std::vector<double> parity_rewards(const train::Rollout& r) {
   std::vector<double> out;
   for (const auto& c : r.completions) out.push_back(!c.empty() && c[0] % 2 == 0 ? 1.0 : 0.0);
   return out;
+}
+
+// A hand-made rollout of the given groups: group 0 = completions of lengths 2, 3, 1, 2 ended by EOS (257),
+// group 1 = four 6-token completions cut at the length limit.
+train::Rollout hand_rollout(const std::vector<int>& groups) {
+  const std::vector<std::vector<int32_t>> prompts = {{256, 72}, {256, 40, 41}};
+  const std::vector<std::vector<std::vector<int32_t>>> comps = {
+      {{10, 257}, {11, 12, 257}, {257}, {13, 257}},
+      {{1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 7}, {1, 2, 3, 4, 5, 8}, {1, 2, 3, 4, 5, 9}}};
+  train::Rollout r;
+  r.G = 4;
+  for (int g : groups) {
+    ++r.num_prompts;
+    r.prompts.push_back(prompts[g]);
+    for (const auto& c : comps[g]) {
+      r.completions.push_back(c);
+      r.finish_reason.push_back(g == 0 ? "eos" : "length");
+      r.truncated.push_back(g == 1);
+      r.text.emplace_back();
+    }
+  }
+  return r;
 }
 
 }  // namespace
@@ -476,19 +500,6 @@ BOOST_AUTO_TEST_CASE(step_normalisers_across_micro_batches) {
   // token sum of micro-batch 1; micro-batch 2 adds 0) over: bnpo 8 tokens x grad_accum 2; dapo every
   // completion token of the step, the masked 24 included (TRL's num_items_in_batch); dr_grpo 4 rows x
   // max_completion_len 6 x grad_accum 2.
-  auto make = [] {
-    train::Rollout r;
-    r.num_prompts = 2;
-    r.G = 4;
-    r.prompts = {{256, 72}, {256, 40, 41}};
-    r.completions = {{10, 257},          {11, 12, 257},      {257},
-                     {13, 257},          {1, 2, 3, 4, 5, 6}, {1, 2, 3, 4, 5, 7},
-                     {1, 2, 3, 4, 5, 8}, {1, 2, 3, 4, 5, 9}};
-    r.finish_reason = {"eos", "eos", "eos", "eos", "length", "length", "length", "length"};
-    r.truncated = {false, false, false, false, true, true, true, true};
-    r.text.assign(8, "");
-    return r;
-  };
   const std::vector<double> rewards = {0, 1, 0, 0, 1, 0, 1, 0};  // S1 = -(A . lengths) != 0
   std::map<std::string, train::GrpoStepStats> st;
   for (const char* mode : {"bnpo", "dapo", "dr_grpo"}) {
@@ -496,7 +507,7 @@ BOOST_AUTO_TEST_CASE(step_normalisers_across_micro_batches) {
     o.loss = mode;
     o.mask_truncated_completions = true;
     GrpoTrainer t(tiny(), o);
-    auto r = make();
+    auto r = hand_rollout({0, 1});
     st[mode] = t.train(r, rewards)[0];
   }
   const double s1 = st["bnpo"].loss * 8 * 2;
@@ -506,6 +517,80 @@ BOOST_AUTO_TEST_CASE(step_normalisers_across_micro_batches) {
   BOOST_TEST(st["dapo"].loss_tokens == 8);
   BOOST_TEST(st["dapo"].truncated_frac == 0.5);
   BOOST_TEST(st["dapo"].completion_len_min == 1);
+}
+
+BOOST_AUTO_TEST_CASE(two_ranks_take_the_steps_of_one_process_over_both) {
+  // One process with both groups (batch 4 x grad_accum 2) against ranks 0 and 1 of 2 with one group each
+  // (batch 4 x grad_accum 1), summing through a fake world: the same losses, gradient norms and weights,
+  // for every loss mode and for the batch std across ranks. Two iterations with old log-probs, and KL.
+  const std::vector<double> rewards = {0, 1, 0, 0, 1, 0, 1, 0.5};
+  for (const char* mode : {"grpo", "bnpo", "dr_grpo", "dapo"}) {
+    for (const char* scale : {"group", "batch"}) {
+      auto opts = [&](int world, int rank) {
+        auto o = small_options();
+        o.loss = mode;
+        o.scale_rewards = scale;
+        o.num_iterations = 2;
+        o.beta = 0.1;
+        o.epsilon = 0.05;
+        o.grad_accum = world == 1 ? 2 : 1;
+        o.world_size = world;
+        o.rank = rank;
+        return o;
+      };
+      auto prepared = [](GrpoTrainer& t, model::Model& m, train::Rollout r) {
+        r.old_logps = t.rollout_logps(m.lm, r);
+        auto base = tiny();  // the frozen reference = the initial weights
+        r.ref_logps = t.rollout_logps(base->lm, r);
+        return r;
+      };
+      auto one = tiny();
+      GrpoTrainer single(one, opts(1, 0));
+      auto rs = prepared(single, *one, hand_rollout({0, 1}));
+      auto s1 = single.train(rs, rewards);
+
+      test::FakeWorld world(2);
+      std::vector<std::shared_ptr<model::Model>> ms = {tiny(), tiny()};
+      std::vector<std::vector<train::GrpoStepStats>> st(2);
+      std::vector<std::string> errors(2);
+      auto run = [&](int rank) {
+        try {
+          GrpoTrainer t(ms[rank], opts(2, rank));
+          t.set_rank_sync(std::make_shared<test::FakeRankSync>(world, rank));
+          auto r = prepared(t, *ms[rank], hand_rollout({rank}));
+          st[rank] =
+              t.train(r, std::vector<double>(rewards.begin() + 4 * rank, rewards.begin() + 4 * rank + 4));
+        } catch (const std::exception& e) {
+          errors[rank] = e.what();
+        }
+      };
+      std::thread other(run, 1);
+      run(0);
+      other.join();
+      BOOST_REQUIRE_MESSAGE(errors[0].empty() && errors[1].empty(), errors[0] << errors[1]);
+      for (int it = 0; it < 2; ++it)
+        for (int rank = 0; rank < 2; ++rank) {
+          BOOST_TEST(close(st[rank][it].loss, s1[it].loss, 1e-4), mode << "/" << scale << " it " << it << ": "
+                                                                       << st[rank][it].loss << " vs "
+                                                                       << s1[it].loss);
+          BOOST_TEST(close(st[rank][it].grad_norm, s1[it].grad_norm, 1e-4), mode << "/" << scale);
+        }
+      BOOST_TEST(s1[1].clip_region > 0.0);
+      auto p1 = one->lm->parameters();
+      auto p2 = ms[0]->lm->parameters();
+      for (size_t i = 0; i < p1.size(); ++i)
+        BOOST_TEST(at::allclose(p1[i], p2[i], 1e-4, 1e-6), mode << "/" << scale);
+    }
+  }
+  // world_size 2 with nothing connecting the ranks is an error, not a silent per-rank normalisation.
+  auto o = small_options();
+  o.world_size = 2;
+  o.grad_accum = 1;
+  GrpoTrainer alone(tiny(), o);
+  auto r = hand_rollout({0});
+  BOOST_CHECK_EXCEPTION(alone.train(r, {0, 1, 0, 0}), Error, [](const Error& e) {
+    return std::string(e.what()).find("world_size is 2 but nothing connects the ranks") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(num_iterations_stores_old_logps_and_moves_the_ratio) {
@@ -599,7 +684,7 @@ BOOST_AUTO_TEST_CASE(interrupt_before_the_update_leaves_the_rollout_trainable) {
   auto sb = b.train(*rb, parity_rewards(*rb));
   BOOST_TEST(sa[0].loss == sb[0].loss);
   BOOST_TEST(sa[0].grad_norm == sb[0].grad_norm);  // no gradient left over from the interrupted pass
-  auto rb2 = b.rollout(prompts_of(2));  // a finished run still generates (evaluation)
+  auto rb2 = b.rollout(prompts_of(2));             // a finished run still generates (evaluation)
   BOOST_CHECK_EXCEPTION(b.train(*rb2, parity_rewards(*rb2)), Error, [](const Error& e) {
     return std::string(e.what()).find("training is finished (1 of 1 steps)") != std::string::npos;
   });
