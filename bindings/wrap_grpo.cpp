@@ -63,6 +63,7 @@ int w_trainer(lua_State* L) {
   g.grad_accum = field_integer(L, o, "grad_accum", g.grad_accum);
   g.max_steps = field_integer(L, o, "max_steps", g.max_steps);
   g.share_prompt_cache = field_boolean(L, o, "share_prompt_cache", true);
+  g.logps_chunk_rows = field_integer(L, o, "logps_chunk_rows", 0);
   g.ref_device = field_string(L, o, "ref_device", "");
   g.skip_special_tokens = field_boolean(L, o, "skip_special_tokens", true);
   check_step_options(L, o, g);

@@ -46,6 +46,8 @@ local spec = {
   num_iterations = { type = "integer", default = 1, min = 1, doc = "optimizer steps per generated batch" },
   mask_truncated_completions = { type = "boolean", default = false,
     doc = "completions cut by max_completion_len (no EOS) get no loss" },
+  logps_chunk_rows = { type = "integer", default = 0, min = 0,
+    doc = "compute log-probs this many rows at a time (0: a micro-batch at once); lowers peak memory" },
   ref_on_cpu = { type = "boolean", default = false, doc = "full fine-tuning: keep the frozen reference copy on the CPU" },
   epochs = { type = "integer", default = 1, min = 1, aliases = { "num_train_epochs" } },
   max_steps = { type = "integer", default = -1, doc = "> 0: stop after this many optimizer steps (overrides epochs)" },
@@ -144,11 +146,11 @@ function M.grpo(opts)
   run.prompts_per_step = math.floor(per_step / G)
   local rollouts_per_epoch = math.max(1, math.floor(ds.n / run.prompts_per_step))
   local total = o.max_steps > 0 and o.max_steps or o.epochs * rollouts_per_epoch * o.num_iterations
-  local eos = m.tokenizer.eos_id and { m.tokenizer.eos_id } or nil
   run._t = native.trainer(m._m, {
     num_generations = G, max_prompt_len = o.max_prompt_len, max_completion_len = o.max_completion_len,
     temperature = o.temperature, top_p = o.top_p, top_k = o.top_k, min_p = o.min_p,
-    repetition_penalty = o.repetition_penalty, stop = o.stop, eos_ids = eos,
+    repetition_penalty = o.repetition_penalty, stop = o.stop,
+    logps_chunk_rows = o.logps_chunk_rows,
     beta = o.beta, epsilon = o.epsilon, epsilon_high = o.epsilon_high or o.epsilon, loss = o.loss,
     scale_rewards = o.scale_rewards, num_iterations = o.num_iterations,
     mask_truncated_completions = o.mask_truncated_completions, ref_device = o.ref_on_cpu and "cpu" or "",
