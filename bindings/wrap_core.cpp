@@ -1,10 +1,12 @@
-// _ft.core: process-wide settings (seed, threads) and the two crossing helpers the error-path tests use
-// (a C++ exception raised into Lua, and a Lua function called from C++).
+// _ft.core: process-wide settings (seed, threads), terminal queries for progress displays, and the two
+// crossing helpers the error-path tests use (a C++ exception raised into Lua, and a Lua function called
+// from C++).
 #include <torch/torch.h>
 
 #include <random>
 
 #include "core/error.h"
+#include "core/terminal.h"
 #include "lua_util.h"
 
 namespace ft::lua {
@@ -25,6 +27,14 @@ int w_threads(lua_State* L) {
   }
   lua_pushinteger(L, torch::get_num_threads());
   return 1;
+}
+
+// terminal(fd = 1) -> is_tty, columns
+int w_terminal(lua_State* L) {
+  const int fd = static_cast<int>(opt_integer(L, 1, 1));
+  lua_pushboolean(L, ft::is_terminal(fd));
+  lua_pushinteger(L, ft::terminal_columns(fd));
+  return 2;
 }
 
 int w_gc_live_bytes(lua_State* L) {
@@ -52,6 +62,7 @@ int w_test_call(lua_State* L) {
 
 const Reg kCore[] = {{"seed", w_seed},
                      {"threads", w_threads},
+                     {"terminal", w_terminal},
                      {"gc_live_bytes", w_gc_live_bytes},
                      {"test_throw", w_test_throw},
                      {"test_call", w_test_call},

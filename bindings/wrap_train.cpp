@@ -1,6 +1,7 @@
 // _ft.train: thin wrappers over host/train: LoRA (attach, merge, unmerge, enable, PEFT save/load),
-// freezing by name pattern, the SFT
-// trainer object (step, evaluate, save, resume), and the interrupt flag the Lua training loop polls.
+// freezing by name pattern, the SFT trainer object (step, evaluate, save, resume, keep, load_weights), the
+// optimization options shared with other trainers (wrap_train.h), and the interrupt flag the Lua training
+// loop polls.
 #include "wrap_train.h"
 #include "core/interrupt.h"
 #include "lua_json.h"
@@ -16,25 +17,6 @@ FT_LUA_DECLARE_TYPE(ft::model::Model, "Model")
 FT_LUA_DECLARE_TYPE(ft::train::SftTrainer, "SftTrainer")
 
 namespace ft::lua {
-
-void check_step_options(lua_State* L, int o, train::StepOptions& t) {
-  t.schedule.lr = field_number(L, o, "lr", t.schedule.lr);
-  t.schedule.kind = field_string(L, o, "schedule", t.schedule.kind);
-  t.schedule.warmup_steps = field_integer(L, o, "warmup_steps", 0);
-  t.schedule.min_lr_ratio = field_number(L, o, "min_lr_ratio", 0);
-  t.warmup_ratio = field_number(L, o, "warmup_ratio", 0);
-  t.max_grad_norm = field_number(L, o, "max_grad_norm", t.max_grad_norm);
-  t.adamw.beta1 = field_number(L, o, "beta1", t.adamw.beta1);
-  t.adamw.beta2 = field_number(L, o, "beta2", t.adamw.beta2);
-  t.adamw.eps = field_number(L, o, "eps", t.adamw.eps);
-  t.adamw.weight_decay = field_number(L, o, "weight_decay", t.adamw.weight_decay);
-  t.optimizer = field_string(L, o, "optimizer", t.optimizer);
-  t.seed = static_cast<uint64_t>(field_integer(L, o, "seed", 0));
-  t.rank = static_cast<int>(field_integer(L, o, "rank", 0));
-  t.world_size = static_cast<int>(field_integer(L, o, "world_size", 1));
-  t.output = field_string(L, o, "output", "");
-  t.save_total_limit = field_integer(L, o, "save_total_limit", t.save_total_limit);
-}
 
 namespace {
 
@@ -156,6 +138,41 @@ int w_trainable(lua_State* L) {
   return 3;
 }
 
+}  // namespace
+
+void check_step_options(lua_State* L, int o, train::StepOptions& t) {
+  t.schedule.lr = field_number(L, o, "lr", t.schedule.lr);
+  t.schedule.kind = field_string(L, o, "schedule", t.schedule.kind);
+  t.schedule.warmup_steps = field_integer(L, o, "warmup_steps", t.schedule.warmup_steps);
+  t.schedule.min_lr_ratio = field_number(L, o, "min_lr_ratio", t.schedule.min_lr_ratio);
+  t.warmup_ratio = field_number(L, o, "warmup_ratio", t.warmup_ratio);
+  t.max_grad_norm = field_number(L, o, "max_grad_norm", t.max_grad_norm);
+  t.optimizer = field_string(L, o, "optimizer", t.optimizer);
+  t.adamw.beta1 = field_number(L, o, "beta1", t.adamw.beta1);
+  t.adamw.beta2 = field_number(L, o, "beta2", t.adamw.beta2);
+  t.adamw.eps = field_number(L, o, "eps", t.adamw.eps);
+  t.adamw.weight_decay = field_number(L, o, "weight_decay", t.adamw.weight_decay);
+  t.sgd.weight_decay = t.adafactor.weight_decay = t.adamw.weight_decay;
+  t.sgd.momentum = field_number(L, o, "momentum", t.sgd.momentum);
+  t.sgd.dampening = field_number(L, o, "dampening", t.sgd.dampening);
+  t.sgd.nesterov = field_boolean(L, o, "nesterov", t.sgd.nesterov);
+  if (has_field(L, o, "beta1")) t.adafactor.beta1 = t.adamw.beta1;
+  t.adafactor.relative_step = field_boolean(L, o, "relative_step", t.adafactor.relative_step);
+  t.adafactor.scale_parameter = field_boolean(L, o, "scale_parameter", t.adafactor.scale_parameter);
+  t.adafactor.warmup_init = field_boolean(L, o, "warmup_init", t.adafactor.warmup_init);
+  t.adafactor.decay_rate = field_number(L, o, "decay_rate", t.adafactor.decay_rate);
+  t.adafactor.clip_threshold = field_number(L, o, "clip_threshold", t.adafactor.clip_threshold);
+  t.precision = field_string(L, o, "precision", t.precision);
+  t.gradient_checkpointing = field_boolean(L, o, "gradient_checkpointing", t.gradient_checkpointing);
+  t.seed = static_cast<uint64_t>(field_integer(L, o, "seed", static_cast<int64_t>(t.seed)));
+  t.rank = static_cast<int>(field_integer(L, o, "rank", t.rank));
+  t.world_size = static_cast<int>(field_integer(L, o, "world_size", t.world_size));
+  t.output = field_string(L, o, "output", t.output);
+  t.save_total_limit = field_integer(L, o, "save_total_limit", t.save_total_limit);
+}
+
+namespace {
+
 // Examples from an Examples store (moved out of it) or tokenized from rows at idx (origins at idx + 1).
 data::FormatResult examples_at(lua_State* L, int idx, const model::Model& m, const data::FormatOptions& f) {
   if (is_type(L, idx, TypeName<data::FormatResult>::registry))
@@ -171,11 +188,11 @@ int w_trainer(lua_State* L) {
   check_table(L, 7);
   const int o = 7;
   train::TrainerOptions t;
+  check_step_options(L, o, t);
   t.batch_size = field_integer(L, o, "batch_size", t.batch_size);
   t.grad_accum = field_integer(L, o, "grad_accum", t.grad_accum);
   t.epochs = field_integer(L, o, "epochs", t.epochs);
   t.max_steps = field_integer(L, o, "max_steps", t.max_steps);
-  check_step_options(L, o, t);
   t.shuffle = field_boolean(L, o, "shuffle", true);
   t.group_by_length = field_boolean(L, o, "group_by_length", false);
   if (field_boolean(L, o, "packing", false)) t.pack_len = f.max_len;
@@ -208,6 +225,9 @@ int t_step(lua_State* L) {
   set_num(L, "padded_tokens", static_cast<double>(s.padded_tokens));
   set_num(L, "label_tokens", static_cast<double>(s.label_tokens));
   set_num(L, "epoch", static_cast<double>(s.epoch));
+  set_num(L, "loss_scale", s.loss_scale);
+  lua_pushboolean(L, s.overflow);
+  lua_setfield(L, -2, "overflow");
   return 1;
 }
 
@@ -220,12 +240,16 @@ int t_evaluate(lua_State* L) {
   return 1;
 }
 
+// save(callbacks|nil) -> dir; callbacks: a table of the Lua loop's state, kept in trainer_state.json
 int t_save(lua_State* L) {
-  std::string dir = check_ref<SftTrainer>(L, 1).save_checkpoint();
+  auto& t = check_ref<SftTrainer>(L, 1);
+  nlohmann::json cb = lua_istable(L, 2) ? to_json_value(L, 2, 2) : nlohmann::json();
+  std::string dir = t.save_checkpoint(cb);
   lua_pushstring(L, dir.c_str());
   return 1;
 }
 
+// resume(dir|nil) -> step, callbacks table|nil
 int t_resume(lua_State* L) {
   auto& t = check_ref<SftTrainer>(L, 1);
   if (lua_isstring(L, 2)) {
@@ -234,7 +258,23 @@ int t_resume(lua_State* L) {
   } else {
     lua_pushinteger(L, static_cast<lua_Integer>(t.resume()));
   }
-  return 1;
+  if (t.resumed_callbacks().is_null())
+    lua_pushnil(L);
+  else
+    push_json_value(L, t.resumed_callbacks());
+  return 2;
+}
+
+// keep(step): checkpoint-<step> survives pruning (the best model's)
+int t_keep(lua_State* L) {
+  check_ref<SftTrainer>(L, 1).state().keep_checkpoint(check_integer(L, 2));
+  return 0;
+}
+
+// load_weights(dir): the trainable parameters of a checkpoint (load_best_model_at_end)
+int t_load_weights(lua_State* L) {
+  check_ref<SftTrainer>(L, 1).state().load_weights(check_string(L, 2));
+  return 0;
 }
 
 int t_info(lua_State* L) {
@@ -246,6 +286,9 @@ int t_info(lua_State* L) {
   set_num(L, "lr", t.current_lr());
   lua_pushstring(L, t.optimizer().name().c_str());
   lua_setfield(L, -2, "optimizer");
+  lua_pushstring(L, t.state().precision().c_str());
+  lua_setfield(L, -2, "precision");
+  set_num(L, "loss_scale", t.state().loss_scale());
   return 1;
 }
 
@@ -282,8 +325,14 @@ int w_bench_adamw(lua_State* L) {
   return 1;
 }
 
-const Reg kTrainerMethods[] = {{"step", t_step},     {"evaluate", t_evaluate}, {"save", t_save},
-                               {"resume", t_resume}, {"info", t_info},         {nullptr, nullptr}};
+const Reg kTrainerMethods[] = {{"step", t_step},
+                               {"evaluate", t_evaluate},
+                               {"save", t_save},
+                               {"resume", t_resume},
+                               {"info", t_info},
+                               {"keep", t_keep},
+                               {"load_weights", t_load_weights},
+                               {nullptr, nullptr}};
 const Reg kFuncs[] = {{"lora", w_lora},
                       {"merge", w_merge},
                       {"unmerge", w_unmerge},

@@ -7,9 +7,11 @@
 
 namespace ft::lua {
 
-// Fields lr, schedule, warmup_steps, warmup_ratio, min_lr_ratio, max_grad_norm, beta1, beta2, eps,
-// weight_decay, optimizer, seed, rank, world_size, output, save_total_limit of the table at idx (absent
-// fields keep o's values; warmup_steps, warmup_ratio, min_lr_ratio and seed default to 0).
+// Fields of the table at idx into `o` (unset fields keep o's values): lr, schedule, warmup_steps,
+// warmup_ratio, min_lr_ratio, max_grad_norm, optimizer, beta1, beta2, eps, weight_decay, momentum, dampening,
+// nesterov, relative_step, scale_parameter, warmup_init, decay_rate, clip_threshold, precision,
+// gradient_checkpointing, seed, rank, world_size, output, save_total_limit. beta1 absent: Adafactor without
+// a first moment (AdamW keeps its default).
 void check_step_options(lua_State* L, int idx, train::StepOptions& o);
 
 }  // namespace ft::lua

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "model/activation_checkpoint.h"
 
 namespace ft::model {
 
@@ -243,7 +244,8 @@ at::Tensor CausalLMImpl::hidden_states(const ForwardInput& in) {
   at::Tensor positions, new_mask;
   AttentionContext ctx = attention_context(local, positions, new_mask);
   at::Tensor x = model->embed_tokens(local.input_ids);
-  for (auto& block : model->blocks) x = block(x, ctx, in.cache);
+  const bool recompute = gradient_checkpointing && is_training() && at::GradMode::is_enabled() && !in.cache;
+  for (auto& block : model->blocks) x = recompute ? checkpointed_block(block, x, ctx) : block(x, ctx, in.cache);
   if (in.cache) in.cache->advance(new_mask, positions.select(1, positions.size(1) - 1) + 1);
   return model->norm(x);
 }

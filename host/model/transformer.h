@@ -93,6 +93,9 @@ struct CausalLMImpl : torch::nn::Module {
   at::Tensor output_weight();
 
   ModelConfig config;
+  // Training: recompute each block in backward instead of keeping its activations
+  // (activation_checkpoint.h); used only with grad mode on, in train mode, without a KV cache.
+  bool gradient_checkpointing = false;
   Decoder model{nullptr};
   Linear lm_head{nullptr};  // null when tie_word_embeddings
   at::Tensor inv_freq;      // float64 [head_dim/2] on CPU (not a parameter, like HF's non-persistent buffer)

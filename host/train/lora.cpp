@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/activation_checkpoint.h"
 
 namespace ft::train {
 
@@ -124,7 +125,10 @@ LoraAdapter::LoraAdapter(int64_t in, int64_t out, int64_t r_, double alpha_, con
 
 at::Tensor LoraAdapter::forward(const at::Tensor& x) {
   at::Tensor h = x;
-  if (dropout_p > 0 && is_training() && at::GradMode::is_enabled()) h = at::dropout(h, dropout_p, true);
+  // Dropout only when training with gradients, or in a checkpointed block's first (graph-less) run, whose
+  // recomputation in backward has gradients and so drops out too.
+  if (dropout_p > 0 && is_training() && (at::GradMode::is_enabled() || model::in_checkpoint_forward()))
+    h = at::dropout(h, dropout_p, true);
   return at::linear(at::linear(h.to(lora_A.scalar_type()), lora_A), lora_B).mul(scale_).to(x.scalar_type());
 }
 

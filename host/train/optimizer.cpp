@@ -74,7 +74,8 @@ void TorchAdamW::load_state(const std::map<std::string, at::Tensor>& st) {
   step_ = it->second.item<int64_t>();
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedTensors params, const AdamWOptions& o) {
+std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedTensors params, const AdamWOptions& o,
+                                          const AdafactorOptions& adafactor, const SgdOptions& sgd) {
   if (params.empty())
     throw Error("the model has no trainable parameters", "call m:lora{...}, or unfreeze parameters");
   bool cpu_fp32 = true;
@@ -83,7 +84,10 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedTensors 
                kv.second.is_contiguous();
   if (kind == "adamw_fused" || (kind == "adamw" && cpu_fp32)) return std::make_unique<FusedAdamW>(params, o);
   if (kind == "adamw" || kind == "adamw_torch") return std::make_unique<TorchAdamW>(params, o);
-  throw Error("unknown optimizer '" + kind + "' (expected adamw, adamw_fused or adamw_torch)");
+  if (kind == "adafactor") return std::make_unique<Adafactor>(params, adafactor);
+  if (kind == "sgd") return std::make_unique<Sgd>(params, sgd);
+  throw Error("unknown optimizer '" + kind +
+              "' (expected adamw, adamw_fused, adamw_torch, adafactor or sgd)");
 }
 
 }  // namespace ft::train

@@ -52,13 +52,26 @@ TrainState::TrainState(std::shared_ptr<model::Model> m, const StepOptions& o, in
   if (opt_.schedule.warmup_steps == 0 && o.warmup_ratio > 0)
     opt_.schedule.warmup_steps = static_cast<int64_t>(std::ceil(o.warmup_ratio * total_steps));
   check_schedule(opt_.schedule);
+  const c10::ScalarType dtype = o.precision == "auto" ? m_->dtype() : dtype_of_precision(o.precision);
+  precision_ = precision_of(dtype);
+  check_precision_supported(m_->device(), dtype);
+  if (m_->dtype() != dtype) m_->to(std::nullopt, dtype);
+  m_->lm->gradient_checkpointing = o.gradient_checkpointing;
   for (auto& p : m_->lm->named_parameters())
     if (p.value().requires_grad()) params_.emplace_back(p.key(), p.value());
-  optim_ = make_optimizer(o.optimizer, params_, o.adamw);
+  if (params_.empty())
+    throw Error("the model has no trainable parameters", "call m:lora{...}, or unfreeze parameters");
+  if (dtype != at::kFloat) mixed_ = std::make_unique<MixedPrecision>(params_, dtype, o.loss_scaler);
+  optim_ = make_optimizer(o.optimizer, mixed_ ? mixed_->masters() : params_, o.adamw, o.adafactor, o.sgd);
 }
 
 void TrainState::backward(const at::Tensor& loss) {
-  loss.backward();
+  (mixed_ ? mixed_->scale_loss(loss) : loss).backward();
+}
+
+void TrainState::zero_grad() {
+  if (mixed_) mixed_->zero_grad();
+  optim_->zero_grad();
 }
 
 void TrainState::sum_across_ranks(std::vector<double>& values) {
@@ -70,17 +83,25 @@ void TrainState::sum_across_ranks(std::vector<double>& values) {
 
 UpdateStats TrainState::update() {
   UpdateStats u;
+  u.loss_scale = loss_scale();
+  if (mixed_) mixed_->unscale_grads();
+  const NamedTensors& stepped = mixed_ ? mixed_->masters() : params_;
   if (sync_) {  // every rank, same order: named_parameters() order of the trainable parameters
-    for (auto& kv : params_) {
+    for (auto& kv : stepped) {
       at::Tensor g = kv.second.grad();
       if (g.defined()) sync_->sum(g);
     }
   }
-  u.grad_norm = clip_grad_norm(params_, opt_.max_grad_norm);
+  u.grad_norm = clip_grad_norm(stepped, opt_.max_grad_norm);
   u.lr = lr();
   u.applied = std::isfinite(u.grad_norm);
-  if (u.applied) optim_->step(u.lr);
-  optim_->zero_grad();
+  u.overflow = !u.applied && mixed_ && mixed_->scaler();
+  if (u.applied) {
+    optim_->step(u.lr);
+    if (mixed_) mixed_->copy_to_params();
+  }
+  if (mixed_) mixed_->record_step(!u.applied);
+  zero_grad();
   ++step_;
   return u;
 }
@@ -109,7 +130,9 @@ std::string TrainState::save(const nlohmann::json& extra, const NamedTensors& ex
   const std::string tmp = opt_.output + "/." + name + ".tmp." + std::to_string(::getpid());
   fs::make_dirs(tmp);
   NamedTensors tensors;
-  for (auto& kv : params_) tensors.emplace_back("param." + kv.first, kv.second.detach().cpu().contiguous());
+  // With mixed precision the fp32 masters are the parameters' exact values (the model holds them rounded).
+  for (auto& kv : mixed_ ? mixed_->masters() : params_)
+    tensors.emplace_back("param." + kv.first, kv.second.detach().cpu().contiguous());
   for (auto& kv : optim_->state())
     tensors.emplace_back("optimizer." + kv.first, kv.second.cpu().contiguous());
   for (auto& kv : extra_tensors)
@@ -125,6 +148,8 @@ std::string TrainState::save(const nlohmann::json& extra, const NamedTensors& ex
   st["total_steps"] = total_steps();
   st["seed"] = opt_.seed;
   st["optimizer"] = optim_->name();
+  st["precision"] = precision_;
+  if (mixed_ && mixed_->scaler()) st["loss_scaler"] = mixed_->scaler()->state();
   st["rank"] = opt_.rank;
   st["world_size"] = opt_.world_size;
   fs::write_file_atomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
@@ -141,9 +166,28 @@ std::string TrainState::save(const nlohmann::json& extra, const NamedTensors& ex
         steps.push_back(std::stoll(n.substr(11)));
     std::sort(steps.begin(), steps.end());
     for (size_t i = 0; i + static_cast<size_t>(opt_.save_total_limit) < steps.size(); ++i)
-      if (steps[i] != step_) fs::remove_all(opt_.output + "/checkpoint-" + std::to_string(steps[i]));
+      if (steps[i] != step_ && steps[i] != keep_step_)
+        fs::remove_all(opt_.output + "/checkpoint-" + std::to_string(steps[i]));
   }
   return final_dir;
+}
+
+void TrainState::load_params(const std::string& dir, const std::map<std::string, at::Tensor>& sd) {
+  torch::NoGradGuard ng;
+  for (auto& kv : mixed_ ? mixed_->masters() : params_) {
+    auto it = sd.find("param." + kv.first);
+    if (it == sd.end())
+      throw Error(dir + "/state.safetensors: missing parameter '" + kv.first + "'",
+                  "the checkpoint was made with different trainable parameters (another LoRA config?)");
+    if (it->second.sizes() != kv.second.sizes())
+      throw Error(dir + "/state.safetensors: parameter '" + kv.first + "' has a different shape");
+    kv.second.copy_(it->second);
+  }
+  if (mixed_) mixed_->copy_to_params();
+}
+
+void TrainState::load_weights(const std::string& dir) {
+  load_params(dir, io::load_safetensors_file(dir + "/state.safetensors"));
 }
 
 nlohmann::json TrainState::load(const std::string& dir, std::map<std::string, at::Tensor>* extra) {
@@ -154,16 +198,10 @@ nlohmann::json TrainState::load(const std::string& dir, std::map<std::string, at
     throw Error(dir + "/trainer_state.json: invalid JSON (" + e.what() + ")");
   }
   auto sd = io::load_safetensors_file(dir + "/state.safetensors");
-  torch::NoGradGuard ng;
-  for (auto& kv : params_) {
-    auto it = sd.find("param." + kv.first);
-    if (it == sd.end())
-      throw Error(dir + "/state.safetensors: missing parameter '" + kv.first + "'",
-                  "the checkpoint was made with different trainable parameters (another LoRA config?)");
-    if (it->second.sizes() != kv.second.sizes())
-      throw Error(dir + "/state.safetensors: parameter '" + kv.first + "' has a different shape");
-    kv.second.copy_(it->second);
-  }
+  load_params(dir, sd);
+  // A checkpoint made at another precision has no scaler state: the scale starts afresh.
+  if (mixed_ && mixed_->scaler() && st.contains("loss_scaler"))
+    mixed_->scaler()->load_state(st["loss_scaler"]);
   std::map<std::string, at::Tensor> ost;
   for (auto& kv : sd)
     if (kv.first.rfind("optimizer.", 0) == 0) ost[kv.first.substr(10)] = kv.second;

@@ -93,6 +93,8 @@ StepStats SftTrainer::step() {
   loss_sum = total[0];
   s.grad_norm = u.grad_norm;
   s.lr = u.lr;
+  s.overflow = u.overflow;
+  s.loss_scale = u.loss_scale;
   s.step = global_step();
   s.loss = loss_sum;
   s.epoch = (s.step * opt_.grad_accum - 1) / sampler_.batches_per_epoch();
@@ -123,15 +125,17 @@ EvalStats SftTrainer::evaluate() {
   return e;
 }
 
-std::string SftTrainer::save_checkpoint() {
+std::string SftTrainer::save_checkpoint(const nlohmann::json& callbacks) {
   if (opt_.output.empty()) throw Error("save: ft.sft was given no output folder");
   nlohmann::json st;
   st["micro_batches_done"] = global_step() * opt_.grad_accum;
+  if (!callbacks.is_null()) st["callbacks"] = callbacks;
   return state_->save(st);
 }
 
 void SftTrainer::load_checkpoint(const std::string& dir) {
-  state_->load(dir);
+  nlohmann::json st = state_->load(dir);
+  callbacks_ = st.contains("callbacks") ? st["callbacks"] : nlohmann::json();
 }
 
 int64_t SftTrainer::resume() {

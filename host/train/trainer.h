@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct TrainerOptions : StepOptions {
 struct StepStats {
   int64_t step = 0;  // steps done after this one
   double loss = 0, lr = 0, grad_norm = 0, seconds = 0;
+  bool overflow = false;  // fp16: the loss scale overflowed and the update was skipped
+  double loss_scale = 1;
   int64_t tokens = 0, label_tokens = 0;  // this rank's
   int64_t padded_tokens = 0;             // this rank's batch positions, padding included
   int64_t global_label_tokens = 0;       // of the accumulated batch across all ranks (the loss divisor)
@@ -52,11 +55,15 @@ class SftTrainer {
   StepStats step();
   EvalStats evaluate();
   // Writes <output>/checkpoint-<step> atomically, points <output>/latest at it, prunes old ones.
-  std::string save_checkpoint();
+  // `callbacks`: state of the Lua loop (early stopping, best model), stored as trainer_state "callbacks".
+  std::string save_checkpoint(const nlohmann::json& callbacks = nullptr);
   // Restores from <output>/latest when present; returns the step resumed at (0 when nothing was there).
   int64_t resume();
   // Restores a given checkpoint folder.
   void load_checkpoint(const std::string& dir);
+  // The "callbacks" state of the checkpoint restored last (null when none).
+  const nlohmann::json& resumed_callbacks() const { return callbacks_; }
+  TrainState& state() { return *state_; }
 
   // Loss of one micro-batch: sum of token cross-entropies (labels shifted inside) and the label count.
   std::pair<at::Tensor, int64_t> batch_loss_sum(const data::Batch& b);
@@ -78,6 +85,7 @@ class SftTrainer {
   data::Sampler sampler_;
   int64_t steps_per_epoch_ = 1;
   std::unique_ptr<TrainState> state_;
+  nlohmann::json callbacks_;
 };
 
 }  // namespace ft::train

@@ -10,10 +10,13 @@
 --- <output>/latest pointer), metrics to <output>/metrics.jsonl. Ctrl-C or SIGTERM during train() saves a
 --- checkpoint and stops with an error that says where it is.
 --- run.global_step (steps done), run.loss, run.lr are readable after every step.
+--- On a terminal a live progress line (step, loss, lr, tokens/s, ETA) is redrawn in place; log lines
+--- every logging_steps are printed above it (and are all there is when stdout is not a terminal).
 local native = require "_ft.train"
 local options = require "ft.options"
 local data = require "ft.data"
 local stream = require "ft.data_stream"
+local progress = require "ft.progress"
 require "ft.lora"
 
 local M = {}
@@ -41,12 +44,32 @@ local spec = {
   add_eos = { type = "boolean", default = true },
   truncation = { type = "boolean", default = true, doc = "false: an over-long sample is an error (or a skip)" },
   skip_bad_rows = { type = "boolean", default = false, doc = "count and skip rows that cannot be formatted" },
-  optimizer = { type = "string", default = "adamw", one_of = { "adamw", "adamw_fused", "adamw_torch" }, aliases = { "optim" } },
-  weight_decay = { type = "number", default = 0.0, min = 0 },
-  beta1 = { type = "number", default = 0.9, aliases = { "adam_beta1" } },
+  optimizer = { type = "string", default = "adamw", one_of = { "adamw", "adamw_fused", "adamw_torch", "adafactor", "sgd" },
+    aliases = { "optim" }, doc = "adamw (fused kernel on CPU), adamw_torch, adafactor (transformers' Adafactor), " ..
+      "sgd (torch.optim.SGD)" },
+  weight_decay = { type = "number", default = 0.0, min = 0, doc = "AdamW/Adafactor: decoupled; SGD: L2 added to the gradient" },
+  beta1 = { type = "number", aliases = { "adam_beta1" },
+    doc = "AdamW: default 0.9; Adafactor: first-moment decay, none unless given" },
   beta2 = { type = "number", default = 0.999, aliases = { "adam_beta2" } },
   eps = { type = "number", default = 1e-8, aliases = { "adam_epsilon" } },
+  momentum = { type = "number", default = 0, min = 0, doc = "sgd: momentum factor" },
+  dampening = { type = "number", default = 0, min = 0, doc = "sgd: dampening of the momentum" },
+  nesterov = { type = "boolean", default = false, doc = "sgd: Nesterov momentum (needs momentum > 0, dampening 0)" },
+  relative_step = { type = "boolean", default = false,
+    doc = "adafactor: step size min(1e-2, 1/sqrt(t)) instead of lr and the schedule (false as transformers' Trainer)" },
+  scale_parameter = { type = "boolean", default = false,
+    doc = "adafactor: step size times max(1e-3, RMS of the parameter) (false as transformers' Trainer)" },
+  warmup_init = { type = "boolean", default = false, doc = "adafactor with relative_step: step size min(1e-6 t, 1/sqrt(t))" },
+  decay_rate = { type = "number", default = -0.8, max = 0, doc = "adafactor: beta2 at step t is 1 - t^decay_rate" },
+  clip_threshold = { type = "number", default = 1.0, min = 0, doc = "adafactor: the update's RMS is clipped to this" },
   max_grad_norm = { type = "number", default = 1.0, doc = "<= 0: no clipping" },
+  precision = { type = "string", default = "auto", one_of = { "auto", "fp32", "bf16", "fp16" },
+    aliases = { "bf16", "fp16", "mixed_precision", "torch_dtype" },
+    doc = "auto: the model's dtype. bf16/fp16 cast the model (weights and activations) and keep fp32 master weights " ..
+      "and optimizer state; fp16 adds dynamic loss scaling (2^16, halved on overflow after hysteresis 2, doubled " ..
+      "after 1000 clean steps; overflow steps are skipped and counted). fp16 needs a GPU with LibTorch 1.13" },
+  gradient_checkpointing = { type = "boolean", default = false,
+    doc = "recompute each transformer block in backward: activation memory of one block, about 1/3 more compute" },
   seed = { type = "integer", default = 42, min = 0, doc = "drives shuffling and dropout" },
   shuffle = { type = "boolean", default = true },
   group_by_length = { type = "boolean", default = false,
@@ -61,6 +84,14 @@ local spec = {
   max_bad_steps = { type = "integer", default = 5, min = 1,
     doc = "stop after this many steps in a row with NaN/inf gradients (each such step is skipped and counted)" },
   eval_steps = { type = "integer", default = 0, min = 0, doc = "evaluate every N steps (0: only when asked)" },
+  early_stopping_patience = { type = "integer", default = 0, min = 0,
+    doc = "stop when eval_loss has not improved (by more than early_stopping_threshold) for this many evaluations " ..
+      "in a row; needs eval_data and eval_steps (0: off)" },
+  early_stopping_threshold = { type = "number", default = 0, min = 0,
+    doc = "how much eval_loss must fall below the best so far to count as an improvement" },
+  load_best_model_at_end = { type = "boolean", default = false,
+    doc = "checkpoint at each new best eval_loss (kept from pruning) and load its weights when train() ends; " ..
+      "needs eval_data, eval_steps and output" },
   log = { type = "boolean", default = true, doc = "print the progress line" },
   on_step = { type = "callable" },
   on_log = { type = "callable" },
@@ -99,11 +130,6 @@ local function json_line(t)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
-local function fmt_time(s)
-  if s >= 3600 then return string.format("%dh%02dm", math.floor(s / 3600), math.floor((s % 3600) / 60)) end
-  if s >= 60 then return string.format("%dm%02ds", math.floor(s / 60), math.floor(s % 60)) end
-  return string.format("%ds", math.floor(s))
-end
 
 --- Creates a training run (tokenizes the data; resumes from <output>/latest when present).
 ---@param opts table see the option list in stdlib/ft/sft.lua (TRL names are recognised and mapped)
@@ -112,12 +138,22 @@ function M.sft(opts)
   local o = options.check("ft.sft", opts, spec)
   local m = o.model
   if type(m) ~= "table" or not m._m then error("ft.sft: 'model' must be an ft.Model (from ft.new or ft.load)", 2) end
+  local evals = o.eval_data ~= nil and o.eval_steps > 0
+  if o.early_stopping_patience > 0 and not evals then
+    error("ft.sft: early_stopping_patience needs eval_data and eval_steps > 0 (it watches eval_loss)", 2)
+  end
+  if o.load_best_model_at_end and not (evals and o.output) then
+    error("ft.sft: load_best_model_at_end needs eval_data, eval_steps > 0 and output (the best model is a checkpoint)", 2)
+  end
   local topts = {
     batch_size = o.batch_size, grad_accum = o.grad_accum, epochs = o.epochs, max_steps = o.max_steps,
     lr = o.lr, schedule = o.schedule, min_lr_ratio = o.min_lr_ratio,
     warmup_steps = o.warmup >= 1 and math.floor(o.warmup) or 0, warmup_ratio = o.warmup < 1 and o.warmup or 0,
     max_grad_norm = o.max_grad_norm, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps,
     weight_decay = o.weight_decay, optimizer = o.optimizer, seed = o.seed, shuffle = o.shuffle,
+    momentum = o.momentum, dampening = o.dampening, nesterov = o.nesterov, relative_step = o.relative_step,
+    scale_parameter = o.scale_parameter, warmup_init = o.warmup_init, decay_rate = o.decay_rate,
+    clip_threshold = o.clip_threshold, precision = o.precision, gradient_checkpointing = o.gradient_checkpointing,
     rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
     packing = o.packing, group_by_length = o.group_by_length,
   }
@@ -137,17 +173,24 @@ function M.sft(opts)
   local eval_rows, eval_origins
   if o.eval_data then eval_rows, eval_origins = source(o.eval_data) end
   local t, skipped, truncated, first_skip = native.trainer(m._m, rows, origins, eval_rows, eval_origins, fopts, topts)
+  m:_refresh()  -- precision may have cast the model (m.dtype)
   local run = setmetatable({ model = m, _t = t, _o = o, skipped = skipped, truncated = truncated,
-    skipped_invalid = skipped_invalid, examples = n - skipped }, Run)
+    skipped_invalid = skipped_invalid, examples = n - skipped, skipped_steps = 0, _cb = { patience_counter = 0 } }, Run)
+  run:_refresh()
+  run._bar = progress.new{ total = run.total_steps }
   if o.log and skipped > 0 then
-    print(string.format("ft.sft: skipped %d of %d rows that could not be formatted (first: %s)", skipped, n, first_skip))
+    run:_say(string.format("ft.sft: skipped %d of %d rows that could not be formatted (first: %s)", skipped, n,
+      first_skip))
   end
   if o.log and skipped_invalid > 0 then
-    print(string.format("ft.sft: the data reader skipped %d invalid lines (skip_invalid = true)", skipped_invalid))
+    run:_say(string.format("ft.sft: the data reader skipped %d invalid lines (skip_invalid = true)", skipped_invalid))
   end
   if o.output and o.resume then
-    local at = t:resume()
-    if at > 0 then print(string.format("ft.sft: resumed from %s/checkpoint-%d", o.output, at)) end
+    local at, cb = t:resume()
+    if at > 0 then
+      run._bar:print(string.format("ft.sft: resumed from %s/checkpoint-%d", o.output, at))  -- even with log = false
+      if cb then run:_restore_callbacks(cb) end
+    end
   end
   run:_refresh()
   return run
@@ -156,7 +199,54 @@ end
 function Run:_refresh()
   local info = self._t:info()
   self.global_step, self.total_steps, self.steps_per_epoch = info.step, info.total_steps, info.steps_per_epoch
+  self.precision, self.loss_scale = info.precision, info.loss_scale
   if not self.loss then self.lr = info.lr end
+end
+
+-- A message line (above the live progress line on a terminal).
+function Run:_say(msg)
+  if self._o.log then self._bar:print(msg) end
+end
+
+-- State of the loop that a checkpoint carries (trainer_state.json "callbacks"), and its restore.
+function Run:_callbacks()
+  local cb = self._cb
+  return { patience_counter = cb.patience_counter, best_metric = cb.best_metric, best_step = cb.best_step,
+    best_checkpoint = cb.best_checkpoint, skipped_steps = self.skipped_steps, stopped_early = cb.stopped_early }
+end
+
+function Run:_restore_callbacks(cb)
+  self._cb = { patience_counter = cb.patience_counter or 0, best_metric = cb.best_metric, best_step = cb.best_step,
+    best_checkpoint = cb.best_checkpoint, stopped_early = cb.stopped_early }
+  self.skipped_steps = cb.skipped_steps or 0
+  self.best_metric, self.best_step, self.stopped_early = cb.best_metric, cb.best_step, cb.stopped_early
+  if cb.best_step and self._o.load_best_model_at_end then self._t:keep(cb.best_step) end
+end
+
+-- After an evaluation during training: best eval_loss (a checkpoint when load_best_model_at_end) and the
+-- early-stopping count, with transformers' EarlyStoppingCallback semantics: an evaluation improves when it
+-- is below the best so far by more than the threshold; the best itself moves on any decrease.
+function Run:_after_eval(e)
+  local o, cb = self._o, self._cb
+  local improved = cb.best_metric == nil or
+    (e.loss < cb.best_metric and math.abs(e.loss - cb.best_metric) > o.early_stopping_threshold)
+  cb.patience_counter = improved and 0 or cb.patience_counter + 1
+  if cb.best_metric == nil or e.loss < cb.best_metric then
+    cb.best_metric, cb.best_step = e.loss, self.global_step
+    self.best_metric, self.best_step = cb.best_metric, cb.best_step
+    if o.load_best_model_at_end then
+      self._t:keep(self.global_step)
+      cb.best_checkpoint = string.format("%s/checkpoint-%d", o.output, self.global_step)
+      self:save()
+    end
+  end
+  if o.early_stopping_patience > 0 and cb.patience_counter >= o.early_stopping_patience then
+    cb.stopped_early = self.global_step
+    self.stopped_early = self.global_step
+    self:_say(string.format("ft.sft: early stopping at step %d: eval_loss did not improve by more than %g for %d " ..
+      "evaluations (best %.4f at step %d)", self.global_step, o.early_stopping_threshold, cb.patience_counter,
+      cb.best_metric, cb.best_step))
+  end
 end
 
 function Run:__tostring()
@@ -179,11 +269,16 @@ function Run:_after(s)
   local o = self._o
   self.loss, self.lr = s.loss, s.lr
   self:_refresh()
-  -- The native step skips the update when the gradient norm is NaN/inf; count and stop on a streak.
-  if s.grad_norm ~= s.grad_norm or s.grad_norm == math.huge then
-    self.skipped_steps = (self.skipped_steps or 0) + 1
+  -- The native step skips the update when the gradient norm is NaN/inf; count and stop on a streak. fp16
+  -- overflows are the loss scaler's business: skipped and counted, the scale halves (and errors at its minimum).
+  if s.overflow then
+    self.skipped_steps = self.skipped_steps + 1
+    self:_say(string.format("step %d: fp16 gradients overflowed at loss scale %g, update skipped", self.global_step,
+      s.loss_scale))
+  elseif s.grad_norm ~= s.grad_norm or s.grad_norm == math.huge then
+    self.skipped_steps = self.skipped_steps + 1
     self._bad_in_row = (self._bad_in_row or 0) + 1
-    if o.log then print(string.format("step %d: NaN/inf gradients (loss %s), update skipped", self.global_step, s.loss)) end
+    self:_say(string.format("step %d: NaN/inf gradients (loss %s), update skipped", self.global_step, s.loss))
     if self._bad_in_row >= o.max_bad_steps then
       error(string.format("ft.sft: %d steps in a row had NaN/inf gradients (last loss %s at step %d); stopping." ..
         "\nhint: lower lr, raise warmup, or check the data for broken rows", self._bad_in_row, s.loss, self.global_step), 0)
@@ -196,22 +291,28 @@ function Run:_after(s)
   w.loss, w.n, w.tokens, w.seconds = w.loss + s.loss, w.n + 1, w.tokens + s.tokens, w.seconds + s.seconds
   self._elapsed = (self._elapsed or 0) + s.seconds
   if o.on_step then o.on_step(self, s) end
+  local eta = (self.total_steps - self.global_step) * (self._elapsed / math.max(1, self._steps_here or 1))
+  local tps = w.tokens / math.max(w.seconds, 1e-9)
+  if o.log then self._bar:update(self.global_step, { loss = w.loss / w.n, lr = s.lr, tokens_per_s = tps, eta_s = eta }) end
   if self.global_step % o.logging_steps == 0 or self.global_step == self.total_steps then
     local rec = { step = self.global_step, loss = w.loss / w.n, lr = s.lr, grad_norm = s.grad_norm, epoch = s.epoch,
-      tokens_per_s = w.tokens / math.max(w.seconds, 1e-9) }
-    local eta = (self.total_steps - self.global_step) * (self._elapsed / math.max(1, self._steps_here or 1))
-    if o.log then
-      print(string.format("step %d/%d | loss %.4f | lr %.3e | %.0f tok/s | eta %s", self.global_step, self.total_steps,
-        rec.loss, rec.lr, rec.tokens_per_s, fmt_time(eta)))
-    end
+      tokens_per_s = tps }
+    if self.precision == "fp16" then rec.loss_scale = s.loss_scale end
+    self:_say(string.format("step %d/%d | loss %.4f | lr %.3e | %.0f tok/s | eta %s", self.global_step,
+      self.total_steps, rec.loss, rec.lr, rec.tokens_per_s, progress.format_time(eta)))
     self:_metrics(rec)
     if o.on_log then o.on_log(self, rec) end
     self._window = nil
   end
-  if o.eval_data and o.eval_steps > 0 and self.global_step % o.eval_steps == 0 then self:evaluate() end
+  if o.eval_data and o.eval_steps > 0 and self.global_step % o.eval_steps == 0 then self:_after_eval(self:evaluate()) end
   if o.output and o.save_steps > 0 and self.global_step % o.save_steps == 0 and self.global_step < self.total_steps then
     self:save()
   end
+end
+
+-- True when the loop should end: all steps done, or early stopping triggered.
+function Run:_finished()
+  return self.global_step >= self.total_steps or self._cb.stopped_early ~= nil
 end
 
 --- Runs up to n optimizer steps (default 1); returns the loss of the last one.
@@ -219,7 +320,7 @@ end
 ---@return number|nil loss
 function Run:step(n)
   for _ = 1, n or 1 do
-    if self.global_step >= self.total_steps then break end
+    if self:_finished() then break end
     local s = self._t:step()
     self._steps_here = (self._steps_here or 0) + 1
     self:_after(s)
@@ -228,13 +329,15 @@ function Run:step(n)
   return self.loss
 end
 
---- Trains to the end (epochs or max_steps), saving checkpoints as configured and at the end.
+--- Trains to the end (epochs or max_steps, or early stopping), saving checkpoints as configured and at the
+--- end; with load_best_model_at_end the model then holds the best evaluation's weights.
 ---@return ft.SftRun self
 function Run:train()
   native.install_sigterm()
   local ok, err = pcall(function()
-    while self.global_step < self.total_steps do self:step(1) end
+    while not self:_finished() do self:step(1) end
   end)
+  if self._o.log then self._bar:close() end
   if not ok then
     local msg = tostring(err)
     if msg:match("interrupted") or native.interrupt_requested() then
@@ -250,6 +353,12 @@ function Run:train()
     error(err, 0)
   end
   if self._o.output then self:save() end
+  local cb = self._cb
+  if self._o.load_best_model_at_end and cb.best_checkpoint then
+    self._t:load_weights(cb.best_checkpoint)
+    self:_say(string.format("ft.sft: loaded the best model (eval_loss %.4f at step %d) from %s", cb.best_metric,
+      cb.best_step, cb.best_checkpoint))
+  end
   return self
 end
 
@@ -258,9 +367,7 @@ end
 function Run:evaluate()
   local e = self._t:evaluate()
   self.eval_loss = e.loss
-  if self._o.log then
-    print(string.format("eval @ step %d | loss %.4f | perplexity %.3f", self.global_step, e.loss, e.perplexity))
-  end
+  self:_say(string.format("eval @ step %d | loss %.4f | perplexity %.3f", self.global_step, e.loss, e.perplexity))
   self:_metrics({ step = self.global_step, eval_loss = e.loss, eval_perplexity = e.perplexity })
   if self._o.on_eval then self._o.on_eval(self, e) end
   return e
@@ -269,7 +376,7 @@ end
 --- Writes a checkpoint now (<output>/checkpoint-<step>, then the latest pointer); returns its folder.
 ---@return string dir
 function Run:save()
-  local dir = self._t:save()
+  local dir = self._t:save(self:_callbacks())
   if self._o.on_save then self._o.on_save(self, dir) end
   return dir
 end
