@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "fixtures.h"
 #include "io/safetensors.h"
 #include "train/lora.h"
 #include "train/loss_scaler.h"
@@ -23,24 +24,11 @@ using namespace ft;
 namespace {
 
 std::shared_ptr<model::Model> tiny(uint64_t seed = 3) {
-  model::NewModelOptions o;
-  o.hidden = 32;
-  o.layers = 2;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.intermediate = 64;
-  o.seed = seed;
-  return model::Model::create(o);
+  return test::tiny_lm(seed);
 }
 
 std::vector<data::Example> examples(int n) {
-  auto tok = text::make_byte_tokenizer();
-  std::vector<data::Row> rows;
-  for (int i = 0; i < n; ++i)
-    rows.push_back({nlohmann::json{{"prompt", std::to_string(i) + "+" + std::to_string(i * 7 % 13) + "="},
-                                   {"completion", std::to_string(i + i * 7 % 13)}},
-                    "row " + std::to_string(i)});
-  return data::format_rows(rows, *tok, nullptr, {}).examples;
+  return test::sum_examples(n);
 }
 
 }  // namespace
