@@ -319,14 +319,21 @@ end
 ---@param n? integer
 ---@return number|nil loss
 function Run:step(n)
-  for _ = 1, n or 1 do
+  local ok, err = pcall(self._advance, self, n or 1)
+  if self._o.log then self._bar:close() end  -- the REPL prompt (or anything printed next) gets its own line
+  if not ok then error(err, 0) end
+  return self.loss
+end
+
+-- Up to n steps, the live progress line left open (train() closes it once at the end).
+function Run:_advance(n)
+  for _ = 1, n do
     if self:_finished() then break end
     local s = self._t:step()
     self._steps_here = (self._steps_here or 0) + 1
     self:_after(s)
     if native.interrupt_requested() then error("interrupted", 0) end
   end
-  return self.loss
 end
 
 --- Trains to the end (epochs or max_steps, or early stopping), saving checkpoints as configured and at the
@@ -335,7 +342,7 @@ end
 function Run:train()
   native.install_sigterm()
   local ok, err = pcall(function()
-    while not self:_finished() do self:step(1) end
+    while not self:_finished() do self:_advance(1) end
   end)
   if self._o.log then self._bar:close() end
   if not ok then

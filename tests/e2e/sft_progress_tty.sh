@@ -12,7 +12,10 @@ ft.seed(1)
 local train = ft.tasks.addition{ digits = 1, train = 64, test = 1, seed = 2 }
 local m = ft.new{ hidden = 32, layers = 2, heads = 4, seed = 2 }
 m:lora{ r = 4, targets = "all-linear" }
-ft.sft{ model = m, data = train, max_steps = 30, batch_size = 8, lr = 1e-2, logging_steps = 10 }:train()
+local run = ft.sft{ model = m, data = train, max_steps = 30, batch_size = 8, lr = 1e-2, logging_steps = 10 }
+run:step(3)  -- as in the REPL: the live line ends with the call
+print("STEPPED")
+run:train()
 print("RECIPE_DONE")
 LUA
 
@@ -50,7 +53,10 @@ grep -q "EXITED=0" <<<"$SCREEN" && ok "tty: run finished" || bad "tty: run did n
 redraws=$(grep -o $'\rstep [0-9]*/30 \\[' <<<"$RAW" | wc -l)
 ((redraws >= 30)) && ok "tty: the live line is redrawn with \\r each step ($redraws)" || bad "tty: $redraws redraws"
 bars=$(grep -cE '^step [0-9]+/30 \[' <<<"$SCREEN")
-[[ $bars -eq 1 ]] && ok "tty: one live line on screen, not one per step" || bad "tty: $bars bar lines on screen"
+[[ $bars -eq 2 ]] && ok "tty: one live line per call on screen (run:step(3), run:train()), not one per step" \
+  || bad "tty: $bars bar lines on screen"
+after=$(grep -A1 -E '^step 3/30 \[' <<<"$SCREEN" | tail -1)
+[[ $after == STEPPED ]] && ok "tty: run:step(n) ends its live line" || bad "tty: after the step-3 line: '$after'"
 if grep -qE '^step 30/30 \[=+\] 100% \| loss [0-9.]+ \| lr [0-9.e+-]+ \| [0-9]+ tok/s \| eta 0s$' <<<"$SCREEN"; then
   ok "tty: final line: full bar, loss, lr, tokens/s, ETA"
 else
