@@ -12,6 +12,7 @@
 local native = require "_ft.grpo"
 local train_native = require "_ft.train"
 local options = require "ft.options"
+local train_options = require "ft.train_options"
 local data = require "ft.data"
 local rewards_mod = require "ft.rewards"
 local metrics = require "ft.metrics"
@@ -19,8 +20,7 @@ require "ft.lora"
 
 local M = {}
 
-local spec = {
-  model = { required = true, doc = "an ft.Model (ft.new / ft.load); with m:lora{...} only the adapters train" },
+local spec = train_options.spec{
   data = { type = "table", required = true, aliases = { "train_dataset", "dataset" },
     doc = "an ft.data Dataset or a list of rows with a `prompt` (string or chat messages)" },
   eval_data = { type = "table", aliases = { "eval_dataset" }, doc = "prompts for run:evaluate() (mean rewards)" },
@@ -49,39 +49,11 @@ local spec = {
   logps_chunk_rows = { type = "integer", default = 0, min = 0,
     doc = "compute log-probs this many rows at a time (0: a micro-batch at once); lowers peak memory" },
   ref_on_cpu = { type = "boolean", default = false, doc = "full fine-tuning: keep the frozen reference copy on the CPU" },
-  epochs = { type = "integer", default = 1, min = 1, aliases = { "num_train_epochs" } },
-  max_steps = { type = "integer", default = -1, doc = "> 0: stop after this many optimizer steps (overrides epochs)" },
   batch_size = { type = "integer", default = 8, min = 1, aliases = { "per_device_train_batch_size", "train_batch_size" },
     doc = "completions per micro-batch" },
-  grad_accum = { type = "integer", default = 1, min = 1, aliases = { "gradient_accumulation_steps" } },
   lr = { type = "number", default = 1e-6, min = 0, aliases = { "learning_rate" } },
-  warmup = { type = "number", default = 0, min = 0, aliases = { "warmup_steps", "warmup_ratio" },
-    doc = "steps (>= 1) or a fraction of all steps (< 1)" },
-  schedule = { type = "string", default = "linear", one_of = { "constant", "linear", "cosine" },
-    aliases = { "lr_scheduler_type", "scheduler" } },
-  min_lr_ratio = { type = "number", default = 0, min = 0, max = 1 },
-  optimizer = { type = "string", default = "adamw", aliases = { "optim" } },
-  weight_decay = { type = "number", default = 0.0, min = 0 },
-  beta1 = { type = "number", default = 0.9, aliases = { "adam_beta1" } },
-  beta2 = { type = "number", default = 0.999, aliases = { "adam_beta2" } },
-  eps = { type = "number", default = 1e-8, aliases = { "adam_epsilon" } },
-  max_grad_norm = { type = "number", default = 1.0, doc = "<= 0: no clipping" },
-  seed = { type = "integer", default = 42, min = 0, doc = "drives prompt order, sampling and dropout" },
-  shuffle = { type = "boolean", default = true },
-  output = { type = "string", aliases = { "output_dir" }, doc = "checkpoints and metrics.jsonl; nil: none" },
-  save_steps = { type = "integer", default = 0, min = 0, doc = "checkpoint every N steps (0: only at the end)" },
-  save_total_limit = { type = "integer", default = 2 },
-  resume = { type = "boolean", default = true, aliases = { "resume_from_checkpoint" } },
   logging_steps = { type = "integer", default = 1, min = 1 },
-  log = { type = "boolean", default = true, doc = "print a line every logging_steps" },
   log_completions = { type = "integer", default = 0, min = 0, doc = "print this many sample completions per log" },
-  eval_steps = { type = "integer", default = 0, min = 0 },
-  on_step = { type = "callable" },
-  on_log = { type = "callable" },
-  on_eval = { type = "callable" },
-  on_save = { type = "callable" },
-  rank = { type = "integer", default = 0, min = 0 },
-  world_size = { type = "integer", default = 1, min = 1 },
 }
 
 ---@class ft.GrpoRun
@@ -146,21 +118,18 @@ function M.grpo(opts)
   run.prompts_per_step = math.floor(per_step / G)
   local rollouts_per_epoch = math.max(1, math.floor(ds.n / run.prompts_per_step))
   local total = o.max_steps > 0 and o.max_steps or o.epochs * rollouts_per_epoch * o.num_iterations
-  run._t = native.trainer(m._m, {
+  local topts = train_options.native(o)
+  topts.max_steps = total
+  for k, v in pairs({
     num_generations = G, max_prompt_len = o.max_prompt_len, max_completion_len = o.max_completion_len,
     temperature = o.temperature, top_p = o.top_p, top_k = o.top_k, min_p = o.min_p,
-    repetition_penalty = o.repetition_penalty, stop = o.stop,
-    logps_chunk_rows = o.logps_chunk_rows,
+    repetition_penalty = o.repetition_penalty, stop = o.stop, logps_chunk_rows = o.logps_chunk_rows,
     beta = o.beta, epsilon = o.epsilon, epsilon_high = o.epsilon_high or o.epsilon, loss = o.loss,
     scale_rewards = o.scale_rewards, num_iterations = o.num_iterations,
     mask_truncated_completions = o.mask_truncated_completions, ref_device = o.ref_on_cpu and "cpu" or "",
-    batch_size = o.batch_size, grad_accum = o.grad_accum, max_steps = total,
-    lr = o.lr, schedule = o.schedule, min_lr_ratio = o.min_lr_ratio,
-    warmup_steps = o.warmup >= 1 and math.floor(o.warmup) or 0, warmup_ratio = o.warmup < 1 and o.warmup or 0,
-    max_grad_norm = o.max_grad_norm, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps,
-    weight_decay = o.weight_decay, optimizer = o.optimizer, seed = o.seed,
-    rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
-  })
+  }) do topts[k] = v end
+  run._t = native.trainer(m._m, topts)
+  m:_refresh()  -- precision may have cast the model
   if o.output and o.resume then
     local at = run._t:resume()
     if at > 0 then print(string.format("ft.grpo: resumed from %s/checkpoint-%d", o.output, at)) end

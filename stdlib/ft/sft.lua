@@ -14,6 +14,8 @@
 --- every logging_steps are printed above it (and are all there is when stdout is not a terminal).
 local native = require "_ft.train"
 local options = require "ft.options"
+local train_options = require "ft.train_options"
+local metrics = require "ft.metrics"
 local data = require "ft.data"
 local stream = require "ft.data_stream"
 local progress = require "ft.progress"
@@ -21,22 +23,10 @@ require "ft.lora"
 
 local M = {}
 
-local spec = {
-  model = { required = true, doc = "an ft.Model (ft.new / ft.load)" },
+local spec = train_options.spec{
   data = { type = "table", required = true, aliases = { "train_dataset", "dataset" },
     doc = "an ft.data Dataset, an ft.Stream (tokenized chunk by chunk) or a list of rows" },
   eval_data = { type = "table", aliases = { "eval_dataset" } },
-  epochs = { type = "integer", default = 1, min = 1, aliases = { "num_train_epochs" } },
-  max_steps = { type = "integer", default = -1, doc = "> 0: stop after this many optimizer steps (overrides epochs)" },
-  batch_size = { type = "integer", default = 8, min = 1,
-    aliases = { "per_device_train_batch_size", "train_batch_size", "micro_batch_size" } },
-  grad_accum = { type = "integer", default = 1, min = 1, aliases = { "gradient_accumulation_steps" } },
-  lr = { type = "number", default = 2e-4, min = 0, aliases = { "learning_rate" } },
-  warmup = { type = "number", default = 0, min = 0, aliases = { "warmup_steps", "warmup_ratio" },
-    doc = "steps (>= 1) or a fraction of all steps (< 1)" },
-  schedule = { type = "string", default = "linear", one_of = { "constant", "linear", "cosine" },
-    aliases = { "lr_scheduler_type", "scheduler" } },
-  min_lr_ratio = { type = "number", default = 0, min = 0, max = 1 },
   max_len = { type = "integer", default = 1024, min = 2, aliases = { "max_seq_length", "max_length", "seq_len" } },
   packing = { type = "boolean", default = false,
     doc = "pack samples into rows of max_len (positions restart, no attention across samples)" },
@@ -44,46 +34,11 @@ local spec = {
   add_eos = { type = "boolean", default = true },
   truncation = { type = "boolean", default = true, doc = "false: an over-long sample is an error (or a skip)" },
   skip_bad_rows = { type = "boolean", default = false, doc = "count and skip rows that cannot be formatted" },
-  optimizer = { type = "string", default = "adamw", one_of = { "adamw", "adamw_fused", "adamw_torch", "adafactor", "sgd" },
-    aliases = { "optim" }, doc = "adamw (fused kernel on CPU), adamw_torch, adafactor (transformers' Adafactor), " ..
-      "sgd (torch.optim.SGD)" },
-  weight_decay = { type = "number", default = 0.0, min = 0, doc = "AdamW/Adafactor: decoupled; SGD: L2 added to the gradient" },
-  beta1 = { type = "number", aliases = { "adam_beta1" },
-    doc = "AdamW: default 0.9; Adafactor: first-moment decay, none unless given" },
-  beta2 = { type = "number", default = 0.999, aliases = { "adam_beta2" } },
-  eps = { type = "number", default = 1e-8, aliases = { "adam_epsilon" } },
-  momentum = { type = "number", default = 0, min = 0, doc = "sgd: momentum factor" },
-  dampening = { type = "number", default = 0, min = 0, doc = "sgd: dampening of the momentum" },
-  nesterov = { type = "boolean", default = false, doc = "sgd: Nesterov momentum (needs momentum > 0, dampening 0)" },
-  relative_step = { type = "boolean", default = false,
-    doc = "adafactor: step size min(1e-2, 1/sqrt(t)) instead of lr and the schedule (false as transformers' Trainer)" },
-  scale_parameter = { type = "boolean", default = false,
-    doc = "adafactor: step size times max(1e-3, RMS of the parameter) (false as transformers' Trainer)" },
-  warmup_init = { type = "boolean", default = false, doc = "adafactor with relative_step: step size min(1e-6 t, 1/sqrt(t))" },
-  decay_rate = { type = "number", default = -0.8, max = 0, doc = "adafactor: beta2 at step t is 1 - t^decay_rate" },
-  clip_threshold = { type = "number", default = 1.0, min = 0, doc = "adafactor: the update's RMS is clipped to this" },
-  max_grad_norm = { type = "number", default = 1.0, doc = "<= 0: no clipping" },
-  precision = { type = "string", default = "auto", one_of = { "auto", "fp32", "bf16", "fp16" },
-    aliases = { "bf16", "fp16", "mixed_precision", "torch_dtype" },
-    doc = "auto: the model's dtype. bf16/fp16 cast the model (weights and activations) and keep fp32 master weights " ..
-      "and optimizer state; fp16 adds dynamic loss scaling (2^16, halved on overflow after hysteresis 2, doubled " ..
-      "after 1000 clean steps; overflow steps are skipped and counted). fp16 needs a GPU with LibTorch 1.13" },
-  gradient_checkpointing = { type = "boolean", default = false,
-    doc = "recompute each transformer block in backward: activation memory of one block, about 1/3 more compute" },
-  seed = { type = "integer", default = 42, min = 0, doc = "drives shuffling and dropout" },
-  shuffle = { type = "boolean", default = true },
   group_by_length = { type = "boolean", default = false,
     doc = "batches of similar lengths (less padding): megabatches of up to 50 optimizer-step batches sorted by length," ..
       " longest first, as transformers' LengthGroupedSampler" },
-  output = { type = "string", aliases = { "output_dir" }, doc = "checkpoints and metrics.jsonl; nil: none" },
-  save_steps = { type = "integer", default = 0, min = 0, doc = "checkpoint every N steps (0: only at the end)" },
-  save_total_limit = { type = "integer", default = 2, doc = "checkpoints kept (<= 0: all)" },
-  resume = { type = "boolean", default = true, aliases = { "resume_from_checkpoint" },
-    doc = "continue from <output>/latest when present" },
-  logging_steps = { type = "integer", default = 10, min = 1 },
   max_bad_steps = { type = "integer", default = 5, min = 1,
     doc = "stop after this many steps in a row with NaN/inf gradients (each such step is skipped and counted)" },
-  eval_steps = { type = "integer", default = 0, min = 0, doc = "evaluate every N steps (0: only when asked)" },
   early_stopping_patience = { type = "integer", default = 0, min = 0,
     doc = "stop when eval_loss has not improved (by more than early_stopping_threshold) for this many evaluations " ..
       "in a row; needs eval_data and eval_steps (0: off)" },
@@ -92,13 +47,6 @@ local spec = {
   load_best_model_at_end = { type = "boolean", default = false,
     doc = "checkpoint at each new best eval_loss (kept from pruning) and load its weights when train() ends; " ..
       "needs eval_data, eval_steps and output" },
-  log = { type = "boolean", default = true, doc = "print the progress line" },
-  on_step = { type = "callable" },
-  on_log = { type = "callable" },
-  on_eval = { type = "callable" },
-  on_save = { type = "callable" },
-  rank = { type = "integer", default = 0, min = 0 },
-  world_size = { type = "integer", default = 1, min = 1 },
 }
 
 ---@class ft.SftRun
@@ -110,26 +58,6 @@ local spec = {
 local Run = {}
 Run.__index = Run
 Run.__name = "SftRun"
-
-local function json_line(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = t[k]
-    local s
-    if type(v) == "number" then
-      if v ~= v or v == math.huge or v == -math.huge then s = "null"
-      elseif v == math.floor(v) and math.abs(v) < 2 ^ 53 then s = string.format("%d", v)
-      else s = string.format("%.9g", v) end
-    elseif type(v) == "boolean" then s = tostring(v)
-    else s = string.format("%q", tostring(v)) end
-    parts[#parts + 1] = string.format("%q:%s", k, s)
-  end
-  return "{" .. table.concat(parts, ",") .. "}"
-end
-
 
 --- Creates a training run (tokenizes the data; resumes from <output>/latest when present).
 ---@param opts table see the option list in stdlib/ft/sft.lua (TRL names are recognised and mapped)
@@ -145,18 +73,8 @@ function M.sft(opts)
   if o.load_best_model_at_end and not (evals and o.output) then
     error("ft.sft: load_best_model_at_end needs eval_data, eval_steps > 0 and output (the best model is a checkpoint)", 2)
   end
-  local topts = {
-    batch_size = o.batch_size, grad_accum = o.grad_accum, epochs = o.epochs, max_steps = o.max_steps,
-    lr = o.lr, schedule = o.schedule, min_lr_ratio = o.min_lr_ratio,
-    warmup_steps = o.warmup >= 1 and math.floor(o.warmup) or 0, warmup_ratio = o.warmup < 1 and o.warmup or 0,
-    max_grad_norm = o.max_grad_norm, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps,
-    weight_decay = o.weight_decay, optimizer = o.optimizer, seed = o.seed, shuffle = o.shuffle,
-    momentum = o.momentum, dampening = o.dampening, nesterov = o.nesterov, relative_step = o.relative_step,
-    scale_parameter = o.scale_parameter, warmup_init = o.warmup_init, decay_rate = o.decay_rate,
-    clip_threshold = o.clip_threshold, precision = o.precision, gradient_checkpointing = o.gradient_checkpointing,
-    rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
-    packing = o.packing, group_by_length = o.group_by_length,
-  }
+  local topts = train_options.native(o)
+  topts.packing, topts.group_by_length = o.packing, o.group_by_length
   local fopts = { max_len = o.max_len, train_on_inputs = o.train_on_inputs, add_eos = o.add_eos,
     truncation = o.truncation, skip_bad_rows = o.skip_bad_rows }
   -- A Stream is tokenized chunk by chunk into a native store (its rows never all live in Lua); a Dataset
@@ -254,16 +172,7 @@ function Run:__tostring()
     self.loss and string.format("%.4f", self.loss) or "-", self.lr)
 end
 
-function Run:_metrics(rec)
-  if not self._o.output then return end
-  if not self._made_output then
-    os.execute(string.format("mkdir -p %q", self._o.output))
-    self._made_output = true
-  end
-  local f = assert(io.open(self._o.output .. "/metrics.jsonl", "a"))
-  f:write(json_line(rec), "\n")
-  f:close()
-end
+function Run:_metrics(rec) metrics.append(self, rec) end
 
 function Run:_after(s)
   local o = self._o

@@ -72,6 +72,17 @@ T.test("num_iterations = 2: each batch gives two steps; beta > 0 uses the right 
   end
 end)
 
+T.test("the SFT trainer's options reach GRPO: bf16 with fp32 masters, gradient checkpointing, SGD", function()
+  local m = tiny()
+  local run = run_with{ model = m, precision = "bf16", gradient_checkpointing = true, optimizer = "sgd",
+    momentum = 0.9, max_steps = 2 }
+  T.eq(m.dtype, "bf16")
+  run:step(2)
+  T.eq(run.global_step, 2)
+  T.ok(run.loss == run.loss, "finite loss")
+  T.raises(function() run_with{ precision = "fp8" } end, "precision")
+end)
+
 T.test("rewards can be replaced between run:step() calls (REPL)", function()
   local run = run_with{ rewards = function() return 0.25 end }
   run:step(1)
