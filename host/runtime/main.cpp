@@ -30,13 +30,15 @@ const char kUsage[] =
     "options:\n"
     "  -e CODE         run CODE (may be repeated; runs before the recipe)\n"
     "  -i              enter the REPL after running the recipe / -e code\n"
-    "  -v, --version   print versions of fthost, LuaJIT, LibTorch, and CUDA/NCCL availability\n"
+    "  -v, --version   print versions of fthost, LuaJIT, LibTorch, BLAS, and CUDA/NCCL availability\n"
     "  -h, --help      print this help and the list of commands\n"
     "  --              stop handling options\n"
     "\n"
     "environment:\n"
     "  FTHOST_PATH     a folder holding ft/*.lua that replaces the embedded stdlib (development)\n"
-    "  HOME            the REPL keeps its history in $HOME/.fthost_history\n";
+    "  HOME            the REPL keeps its history in $HOME/.fthost_history\n"
+    "  OMP_WAIT_POLICY fthost's default is PASSIVE: idle OpenMP threads sleep instead of spinning\n"
+    "                  (set it, e.g. to ACTIVE, to override)\n";
 
 bool is_file(const std::string& p) {
   struct stat st;

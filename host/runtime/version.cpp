@@ -2,6 +2,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <sstream>
 
 #include "runtime/vm.h"
@@ -33,6 +36,19 @@ std::string version_report() {
   out << "no (LibTorch built without NCCL)";
 #endif
   out << "\n";
+  // LibTorch's CPU matmuls go through whichever libblas.so.3 is installed; name OpenBLAS's kernels when
+  // it is that one, and OpenMP's wait policy (see cpu_defaults.cpp).
+  using NameFn = char* (*)();
+  auto corename = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  auto config = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  out << "BLAS: ";
+  if (corename && config)
+    out << config() << " (kernels: " << corename() << ")";
+  else
+    out << "not OpenBLAS (LibTorch's matmuls may be slow)";
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  out << "\nOpenMP: " << torch::get_num_threads() << " threads, wait policy " << (wait ? wait : "default")
+      << "\n";
   return out.str();
 }
 
