@@ -1,8 +1,9 @@
 -- fthost side of tests/bench/train_step.sh: one SFT configuration (full fine-tuning or LoRA) on a
 -- ~20M-parameter random llama model, timed per optimizer step; writes the model, the batch and the
 -- per-step losses/times so the plain-PyTorch reference (train_step_ref.py) can run the same steps.
--- Args: --dir=D (output folder) --variant=full|lora --steps=N --warmup=N --batch=N --seq=N --threads=N
+-- Args: --dir=D (output folder) --variant=full|lora|none --steps=N --warmup=N --batch=N --seq=N --threads=N
 --       --save=true (write model + batch + adapter for the reference; false: only train, for memory runs)
+-- --variant=none builds the model and stops (the memory baseline of train_memory.sh).
 local a = ft.args
 local dir = assert(a.dir, "--dir=folder expected")
 local variant = a.variant or "full"
@@ -13,6 +14,7 @@ ft.threads(a.threads or 2)
 -- The benchmark model: llama (RMSNorm, RoPE, GQA 8/4 heads, SwiGLU), untied head, 21.9M parameters.
 local m = ft.new { arch = "llama", hidden = 512, layers = 6, heads = 8, kv_heads = 4, intermediate = 1408,
   vocab = 4096, seed = 1 }
+if variant == "none" then return end
 if variant == "lora" then
   m:lora { r = 16, alpha = 32, targets = "all-linear", seed = 1 }
 elseif variant ~= "full" then
@@ -41,7 +43,8 @@ local run = ft.sft { model = m, data = rows, batch_size = batch, max_len = seq, 
 os.execute(string.format("mkdir -p %q", dir))
 if a.save ~= false then
   m:save(dir .. "/model") -- the weights the reference starts from (LoRA B is 0: the base is the model)
-  if variant == "lora" then m:save_adapter(dir .. "/adapter") end
+  if variant == "none" then return end
+if variant == "lora" then m:save_adapter(dir .. "/adapter") end
   local f = assert(io.open(dir .. "/batch.txt", "w"))
   for _, r in ipairs(rows) do
     local ids = m:encode(r.text, true)
