@@ -254,6 +254,23 @@ at::Tensor CausalLMImpl::logits(const at::Tensor& hidden) {
   return lm_head ? lm_head(hidden) : linear_forward(hidden, model->embed_tokens->weight, at::Tensor());
 }
 
+at::Tensor CausalLMImpl::loss_sum(const ForwardInput& in, const at::Tensor& labels, int64_t ignore_index) {
+  at::Tensor h = hidden_states(in);
+  const int64_t T = h.size(1), H = h.size(2);
+  if (labels.sizes() != in.input_ids.sizes())
+    throw Error("loss: labels must be shaped like input_ids " + c10::str(in.input_ids.sizes()) + ", found " +
+                c10::str(labels.sizes()));
+  at::Tensor target = labels.to(h.device(), at::kLong).slice(1, 1, T).reshape({-1});
+  at::Tensor rows = h.slice(1, 0, T - 1).reshape({-1, H});
+  at::Tensor keep = target != ignore_index;
+  if (!keep.all().item<bool>()) {
+    at::Tensor idx = keep.nonzero().squeeze(1);
+    rows = rows.index_select(0, idx);
+    target = target.index_select(0, idx);
+  }
+  return at::cross_entropy_loss(logits(rows).to(at::kFloat), target, {}, at::Reduction::Sum, ignore_index);
+}
+
 at::Tensor CausalLMImpl::forward(const ForwardInput& in) {
   auto h = hidden_states(in);
   if (in.last_logits_only) h = h.narrow(1, h.size(1) - 1, 1);

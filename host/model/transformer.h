@@ -87,6 +87,10 @@ struct CausalLMImpl : torch::nn::Module {
   // Logits [B, T, V] (or [B, 1, V] with last_logits_only) in the model dtype.
   at::Tensor forward(const ForwardInput& in);
   at::Tensor logits(const at::Tensor& hidden);
+  // Training loss: the sum of next-token cross-entropies (position t predicts labels[:, t+1]) over the
+  // positions whose label is not ignore_index, in float32. The output projection and the softmax run
+  // on those positions only (not on prompt tokens or padding, not on the last position).
+  at::Tensor loss_sum(const ForwardInput& in, const at::Tensor& labels, int64_t ignore_index);
   // Builds RoPE tables and masks for a call (public for trainers running blocks one by one).
   AttentionContext attention_context(const ForwardInput& in, at::Tensor& position_ids, at::Tensor& new_mask);
   // The output projection weight (lm_head, or the embedding when tied).

@@ -129,7 +129,8 @@ at::Tensor LoraAdapter::forward(const at::Tensor& x) {
   // recomputation in backward has gradients and so drops out too.
   if (dropout_p > 0 && is_training() && (at::GradMode::is_enabled() || model::in_checkpoint_forward()))
     h = at::dropout(h, dropout_p, true);
-  return at::linear(at::linear(h.to(lora_A.scalar_type()), lora_A), lora_B).mul(scale_).to(x.scalar_type());
+  // The scale goes on the rank-r intermediate (r columns) rather than on the [.., out] result.
+  return at::linear(at::linear(h.to(lora_A.scalar_type()), lora_A).mul_(scale_), lora_B).to(x.scalar_type());
 }
 
 at::Tensor LoraAdapter::delta_weight() const {

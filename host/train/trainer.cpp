@@ -50,11 +50,7 @@ std::pair<at::Tensor, int64_t> SftTrainer::batch_loss_sum(const data::Batch& b) 
   else
     in.segment_ids = as_tensor(b.segment_ids, b.rows, b.cols, dev);
   at::Tensor labels = as_tensor(b.labels, b.rows, b.cols, dev);
-  at::Tensor logits = m_->lm->forward(in);
-  at::Tensor l = logits.slice(1, 0, b.cols - 1).reshape({-1, logits.size(-1)}).to(at::kFloat);
-  at::Tensor t = labels.slice(1, 1, b.cols).reshape({-1});
-  at::Tensor loss = at::cross_entropy_loss(l, t, {}, at::Reduction::Sum, data::kIgnoreIndex);
-  return {loss, b.label_tokens};
+  return {m_->lm->loss_sum(in, labels, data::kIgnoreIndex), b.label_tokens};
 }
 
 StepStats SftTrainer::step() {

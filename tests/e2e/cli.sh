@@ -118,10 +118,12 @@ expect_rc "-i" 0
 expect_out "-i keeps the recipe's state" "42"
 
 # Ctrl-C (SIGINT) stops a running recipe: exit 130 with "interrupted", for a Lua loop and a native wait.
+# The signal is sent once the recipe has printed "started" (its handler is installed by then; a background
+# job of a script starts with SIGINT ignored), waiting up to 60 s for that on a loaded machine.
 printf 'print("started") io.stdout:flush()\njit.off()\nwhile true do end\n' >"$T/spin.lua"
 "$FTHOST" "$T/spin.lua" >"$T/out" 2>"$T/err" &
 pid=$!
-for _ in $(seq 50); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid
 wait $pid; RC=$?; OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
 expect_rc "SIGINT stops a Lua loop" 130
@@ -130,7 +132,7 @@ expect_err "SIGINT message" "spin.lua:3: interrupted"
 printf 'print("started") io.stdout:flush()\nrequire("_ft.runtime").native_spin(60000)\n' >"$T/native.lua"
 "$FTHOST" "$T/native.lua" >"$T/out" 2>"$T/err" &
 pid=$!
-for _ in $(seq 50); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid
 wait $pid; RC=$?; OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
 expect_rc "SIGINT stops a native call at its check point" 130

@@ -153,3 +153,33 @@ BOOST_AUTO_TEST_CASE(bad_input_errors) {
   in.input_ids = at::tensor(std::vector<int64_t>{1, 2}, at::kLong);
   BOOST_CHECK_THROW(m->forward(in), ft::Error);
 }
+
+// loss_sum runs the head and softmax on labelled positions only; the loss and the gradients equal those of
+// full logits with ignore_index (labels shifted inside), for a batch with masked prompts and padding.
+BOOST_AUTO_TEST_CASE(loss_sum_on_label_positions_equals_full_logits) {
+  auto m = tiny("qwen2", 4, 2, true, 3);
+  ForwardInput in;
+  in.input_ids =
+      at::tensor(std::vector<int64_t>{5, 9, 17, 33, 2, 8, 1, 4, 6, 7, 0, 0}, at::kLong).view({2, 6});
+  in.attention_mask =
+      at::tensor(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 6});
+  // Row 0: prompt of 3 tokens masked; row 1: prompt of 2, then 2 labels, then padding.
+  auto labels =
+      at::tensor(std::vector<int64_t>{-100, -100, -100, 33, 2, 8, -100, -100, 6, 7, -100, -100}, at::kLong)
+          .view({2, 6});
+  at::Tensor loss = m->lm->loss_sum(in, labels, -100);
+  loss.backward();
+  auto g = m->lm->model->embed_tokens->weight.grad().clone();
+  m->lm->zero_grad();
+  at::Tensor logits = m->forward(in);
+  at::Tensor ref = at::cross_entropy_loss(logits.slice(1, 0, 5).reshape({-1, 300}),
+                                          labels.slice(1, 1, 6).reshape({-1}), {}, at::Reduction::Sum, -100);
+  ref.backward();
+  BOOST_TEST(std::abs(loss.item<double>() - ref.item<double>()) < 1e-5 * std::abs(ref.item<double>()));
+  BOOST_TEST(max_diff(g, m->lm->model->embed_tokens->weight.grad()) < 1e-5 * g.abs().max().item<double>());
+  // 5 predicted tokens (33, 2, 8 in row 0; 6, 7 in row 1), each near ln(300) = 5.7 for a random model.
+  BOOST_TEST(loss.item<double>() > 5 * 4.0);
+  // All positions unlabelled: zero loss.
+  BOOST_TEST(m->lm->loss_sum(in, at::full({2, 6}, -100, at::kLong), -100).item<double>() == 0.0);
+  BOOST_CHECK_THROW(m->lm->loss_sum(in, labels.slice(1, 0, 5), -100), ft::Error);
+}
