@@ -1,12 +1,15 @@
-// OMP_WAIT_POLICY=PASSIVE as fthost's default: an idle OpenMP thread sleeps instead of spinning for up
-// to 300000 pause loops. On a machine shared with other work (CI, a laptop, 2 cores) spinning workers
-// burn the time slices that the thread holding up the barrier needs: a 20M-parameter training step ran
-// 3-4x slower with libgomp's spinning default (tests/bench/train_step.sh); a sleeping wait costs a futex
-// wake per parallel region (microseconds), which training-sized ops do not notice.
+// GOMP_SPINCOUNT=3000 as fthost's default: an idle OpenMP thread spins ~3000 pause loops (tens of
+// microseconds) before it sleeps, instead of libgomp's 300000 (milliseconds). On a machine shared with
+// other work (CI, a laptop, 2 cores) long spins burn the time slices that the thread holding up the
+// barrier needs: at load average ~10 a 20M-parameter training step ran 3-4x slower with the default than
+// with no spinning at all (OMP_WAIT_POLICY=PASSIVE; tests/bench/train_step.sh). On an idle machine never
+// spinning costs ~10%, and a short spin catches the next parallel region of a step (idle 2-core step:
+// 0.75 s passive, 0.70 s default, 0.68 s with 3000; 3000 loops was not measured under load).
 // libgomp reads the variable once, in its load-time constructor, and glibc resets `environ` to the
 // original block after an executable's .preinit_array runs (a setenv there is lost). So the preinit
 // entry below re-executes fthost (/proc/self/exe, same argv) with the variable added: one extra program
-// load (~0.15 s CPU) per start. A value the user set is kept, and then nothing is re-executed.
+// load (~0.15 s CPU) per start. When the user set GOMP_SPINCOUNT or OMP_WAIT_POLICY, nothing changes and
+// nothing is re-executed.
 // Runs before libc++/libstdc++ initialisation: plain C library calls only.
 #include <sched.h>
 #include <unistd.h>
@@ -27,18 +30,19 @@ bool multicore() {
 
 void set_cpu_defaults(int, char** argv, char** envp) {
   if (!argv || !envp) return;
-  bool has_wait = false;
+  bool has_setting = false;
   size_t n = 0;
   for (; envp[n]; ++n) {
-    has_wait = has_wait || starts_with(envp[n], "OMP_WAIT_POLICY=");
+    has_setting =
+        has_setting || starts_with(envp[n], "OMP_WAIT_POLICY=") || starts_with(envp[n], "GOMP_SPINCOUNT=");
     // Under valgrind the re-executed program would escape the tool (no --trace-children).
     if (starts_with(envp[n], "LD_PRELOAD=") && std::strstr(envp[n], "vgpreload")) return;
   }
-  if (has_wait || !multicore()) return;
+  if (has_setting || !multicore()) return;
   auto** env = static_cast<char**>(std::malloc((n + 2) * sizeof(char*)));
   if (!env) return;
   std::memcpy(env, envp, n * sizeof(char*));
-  env[n] = const_cast<char*>("OMP_WAIT_POLICY=PASSIVE");
+  env[n] = const_cast<char*>("GOMP_SPINCOUNT=3000");
   env[n + 1] = nullptr;
   execve("/proc/self/exe", argv, env);
   std::free(env);  // no /proc: run with the libraries' own defaults

@@ -37,8 +37,8 @@ const char kUsage[] =
     "environment:\n"
     "  FTHOST_PATH     a folder holding ft/*.lua that replaces the embedded stdlib (development)\n"
     "  HOME            the REPL keeps its history in $HOME/.fthost_history\n"
-    "  OMP_WAIT_POLICY fthost's default is PASSIVE: idle OpenMP threads sleep instead of spinning\n"
-    "                  (set it, e.g. to ACTIVE, to override)\n";
+    "  GOMP_SPINCOUNT  fthost's default is 3000: idle OpenMP threads spin briefly, then sleep (set it\n"
+    "                  or OMP_WAIT_POLICY to override)\n";
 
 bool is_file(const std::string& p) {
   struct stat st;

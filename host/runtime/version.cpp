@@ -47,8 +47,9 @@ std::string version_report() {
   else
     out << "not OpenBLAS (LibTorch's matmuls may be slow)";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
   out << "\nOpenMP: " << torch::get_num_threads() << " threads, wait policy " << (wait ? wait : "default")
-      << "\n";
+      << ", spin count " << (spin ? spin : "default") << "\n";
   return out.str();
 }
 
