@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../train/fake_rank_sync.h"
+#include "../train/fixtures.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
@@ -28,15 +29,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::shared_ptr<model::Model> tiny(uint64_t seed = 5) {
-  model::NewModelOptions o;
-  o.hidden = 32;
-  o.layers = 2;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.intermediate = 64;
-  o.init_std = 0.1;
-  o.seed = seed;
-  return model::Model::create(o);
+  return ft::test::tiny_lm(seed, 0.1);
 }
 
 std::string tmpdir(const std::string& name) {

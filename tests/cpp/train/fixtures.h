@@ -13,10 +13,12 @@
 
 namespace ft::test {
 
-inline std::shared_ptr<model::Model> tiny_lm(uint64_t seed = 3) {
+// qwen2-shaped (q/k/v biases), hidden 32, 4 heads / 2 kv heads of 8, intermediate 64.
+inline std::shared_ptr<model::Model> tiny_lm(uint64_t seed = 3, double init_std = 0.02, int64_t layers = 2) {
   model::NewModelOptions o;
   o.hidden = 32;
-  o.layers = 2;
+  o.layers = layers;
+  o.init_std = init_std;
   o.heads = 4;
   o.kv_heads = 2;
   o.intermediate = 64;

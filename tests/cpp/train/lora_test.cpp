@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "fixtures.h"
 #include "io/safetensors.h"
 #include "train/freeze.h"
 #include "train/lora.h"
@@ -25,15 +26,7 @@ namespace {
 
 // qwen2 (q/k/v biases), 3 layers, hidden 32, 4 heads / 2 kv heads of 8, intermediate 64.
 std::shared_ptr<model::Model> tiny3(uint64_t seed = 5) {
-  model::NewModelOptions o;
-  o.hidden = 32;
-  o.layers = 3;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.intermediate = 64;
-  o.seed = seed;
-  o.init_std = 0.2;
-  return model::Model::create(o);
+  return ft::test::tiny_lm(seed, 0.2, 3);
 }
 
 at::Tensor logits(model::Model& m) {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "fake_rank_sync.h"
+#include "fixtures.h"
 #include "train/rank_sync.h"
 #include "train/trainer.h"
 
@@ -18,14 +19,7 @@ using ft::test::FakeWorld;
 namespace {
 
 std::shared_ptr<model::Model> tiny() {
-  model::NewModelOptions o;
-  o.hidden = 32;
-  o.layers = 2;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.intermediate = 64;
-  o.seed = 3;
-  return model::Model::create(o);
+  return ft::test::tiny_lm(3);
 }
 
 // Examples of very different label counts, so per-rank normalisation would give another loss.
