@@ -3,19 +3,12 @@
 -- ft.sft) with a peak RSS far below its size, ft.sft on a stream (same losses as on the collected rows),
 -- group_by_length, and the bad-data paths of ft.sft (error naming file:line, or a counted skip).
 local T = require "testlib"
-local ft = require "ft"
 local data = require "ft.data"
 local sft = require "ft.sft"
 
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
-end
+local tiny = T.tiny_model
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = T.write
 
 -- kB from /proc/self/status ("VmRSS", "VmHWM").
 local function status_kb(key)

@@ -7,9 +7,7 @@ local ft = require "ft"
 local rows = {}
 for i = 1, 32 do rows[i] = { prompt = tostring(i) .. "+1=", answer = tostring(i + 1) } end
 
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
-end
+local tiny = T.tiny_model
 
 local function run_with(extra)
   local o = { model = tiny(), data = rows, rewards = function(s) return #s.completion / 4 end,

@@ -2,12 +2,9 @@
 -- finish reasons), rewards with nil holes, stats tables, prompt order per step, save/resume with extra
 -- state, and the errors a caller can hit (divisibility, prompt count, reward types).
 local T = require "testlib"
-local ft = require "ft"
 local native = require "_ft.grpo"
 
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
-end
+local tiny = T.tiny_model
 
 local function opts(extra)
   local o = { num_generations = 4, batch_size = 4, grad_accum = 2, max_completion_len = 5, max_steps = 3,

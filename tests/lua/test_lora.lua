@@ -7,9 +7,7 @@ local sft = require "ft.sft"
 local tasks = require "ft.tasks"
 
 -- qwen2 (q/k/v biases), hidden 32, 2 layers, vocab 259, tied embeddings: 27,008 parameters.
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1, init_std = 0.2 }
-end
+local function tiny(seed) return T.tiny_model(seed, { init_std = 0.2 }) end
 
 local function maxdiff(a, b) return (a - b):abs():max():item() end
 

@@ -2,27 +2,15 @@
 -- for bad rows, label masks, LoRA identities, option errors naming TRL's names, a loss that falls,
 -- metrics.jsonl, checkpoints and resume.
 local T = require "testlib"
-local ft = require "ft"
 local data = require "ft.data"
 local sft = require "ft.sft"
 local tasks = require "ft.tasks"
 
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
-end
+local tiny = T.tiny_model
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = T.write
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = T.read
 
 T.test("datasets: jsonl, map, filter, shuffle, split, take, concat", function()
   local dir = T.tmpdir("sft-data")

@@ -7,21 +7,14 @@ local sft = require "ft.sft"
 local tasks = require "ft.tasks"
 local progress = require "ft.progress"
 
-local function tiny(seed)
-  return ft.new{ hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
-end
+local tiny = T.tiny_model
 
 local function lora(m, dropout)
   m:lora{ r = 4, alpha = 8, dropout = dropout or 0, targets = "all-linear" }
   return m
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = T.read
 
 local train = tasks.addition{ digits = 1, train = 64, test = 8, seed = 2 }
 

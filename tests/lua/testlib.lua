@@ -103,4 +103,27 @@ function T.done()
   os.exit((failed == 0 and passed > 0) and 0 or 1)
 end
 
+--- The tiny model the training tests use (2 layers, hidden 32, 4/2 heads, byte tokenizer); `extra`
+--- fields are added to ft.new's options (e.g. init_std).
+function T.tiny_model(seed, extra)
+  local o = { hidden = 32, layers = 2, heads = 4, kv_heads = 2, intermediate = 64, seed = seed or 1 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return require("ft").new(o)
+end
+
+--- Writes `text` to `path` (binary).
+function T.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+--- The whole content of `path` (binary).
+function T.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 return T
