@@ -83,6 +83,17 @@ local function prompt_text(model, row, where)
     "\nhint: map rows to { prompt = ... } with ds:map(...)", where, type(p)), 0)
 end
 
+-- Token ids of every row's prompt (BOS as the tokenizer adds it for plain text; none after a chat template).
+local function encode_prompts(model, ds)
+  local ids = {}
+  for i = 1, ds.n do
+    local row, where = ds.rows[i], ds.origins[i] or ("row " .. i)
+    ids[i] = model.tokenizer:encode(prompt_text(model, row, where), { add_special = type(row.prompt) == "string" })
+    if #ids[i] == 0 then error(string.format("ft.grpo: %s: the prompt is empty", where), 0) end
+  end
+  return ids
+end
+
 --- Creates a GRPO run (prompts are checked and tokenized now; resumes from <output>/latest when present).
 ---@param opts table see the option list in stdlib/ft/grpo.lua (TRL GRPOConfig names are recognised)
 ---@return ft.GrpoRun
@@ -100,14 +111,7 @@ function M.grpo(opts)
   end
   local run = setmetatable({ model = m, _o = o, rewards = reward_list, reward_weights = o.reward_weights,
     _ds = ds, _eval = o.eval_data and data.as_dataset(o.eval_data) or nil }, Run)
-  -- Prompts are encoded once (BOS as the tokenizer adds it for plain text; none after a chat template).
-  run._prompt_ids = {}
-  for i = 1, ds.n do
-    local row = ds.rows[i]
-    local text = prompt_text(m, row, ds.origins[i] or ("row " .. i))
-    run._prompt_ids[i] = m.tokenizer:encode(text, { add_special = type(row.prompt) == "string" })
-    if #run._prompt_ids[i] == 0 then error(string.format("ft.grpo: %s: the prompt is empty", ds.origins[i]), 2) end
-  end
+  run._prompt_ids = encode_prompts(m, ds)
   local G = o.num_generations
   local per_step = o.batch_size * o.grad_accum * o.world_size
   if per_step % G ~= 0 then
@@ -256,24 +260,8 @@ end
 --- Trains to the end (epochs or max_steps), saving checkpoints as configured and at the end.
 ---@return ft.GrpoRun self
 function Run:train()
-  train_native.install_sigterm()
-  local ok, err = pcall(function()
-    while self.global_step < self.total_steps do self:step(1) end
-  end)
-  if not ok then
-    if tostring(err):match("interrupted") or train_native.interrupt_requested() then
-      train_native.clear_interrupt()
-      self:_refresh()
-      if self._o.output then
-        local dir = self:save()
-        error(string.format("ft.grpo: interrupted at step %d; checkpoint saved to %s (run again to resume)",
-          self.global_step, dir), 0)
-      end
-      error(string.format("ft.grpo: interrupted at step %d (no output folder, nothing saved)", self.global_step), 0)
-    end
-    error(err, 0)
-  end
-  if self._o.output then self:save() end
+  train_options.train_loop(self, "ft.grpo", function() return self.global_step >= self.total_steps end,
+    function() self:step(1) end)
   return self
 end
 
@@ -283,11 +271,12 @@ end
 function Run:evaluate(rows)
   local ds = rows and data.as_dataset(rows) or self._eval
   if not ds then error("Run:evaluate: no eval_data was given to ft.grpo and no rows were passed", 2) end
-  local ids = {}
-  for i = 1, ds.n do
-    local row = ds.rows[i]
-    ids[i] = self.model.tokenizer:encode(prompt_text(self.model, row, ds.origins[i] or ("row " .. i)),
-      { add_special = type(row.prompt) == "string" })
+  local ids
+  if rows then
+    ids = encode_prompts(self.model, ds)
+  else  -- eval_data is encoded once, at the first evaluation
+    self._eval_ids = self._eval_ids or encode_prompts(self.model, ds)
+    ids = self._eval_ids
   end
   local all, per = {}, {}
   local k, G = self.prompts_per_step, self._o.num_generations

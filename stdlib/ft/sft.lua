@@ -249,26 +249,8 @@ end
 --- end; with load_best_model_at_end the model then holds the best evaluation's weights.
 ---@return ft.SftRun self
 function Run:train()
-  native.install_sigterm()
-  local ok, err = pcall(function()
-    while not self:_finished() do self:_advance(1) end
-  end)
-  if self._o.log then self._bar:close() end
-  if not ok then
-    local msg = tostring(err)
-    if msg:match("interrupted") or native.interrupt_requested() then
-      native.clear_interrupt()
-      self:_refresh()
-      if self._o.output then
-        local dir = self:save()
-        error(string.format("ft.sft: interrupted at step %d; checkpoint saved to %s (run again to resume)",
-          self.global_step, dir), 0)
-      end
-      error(string.format("ft.sft: interrupted at step %d (no output folder, nothing saved)", self.global_step), 0)
-    end
-    error(err, 0)
-  end
-  if self._o.output then self:save() end
+  train_options.train_loop(self, "ft.sft", function() return self:_finished() end, function() self:_advance(1) end,
+    function() if self._o.log then self._bar:close() end end)
   local cb = self._cb
   if self._o.load_best_model_at_end and cb.best_checkpoint then
     self._t:load_weights(cb.best_checkpoint)

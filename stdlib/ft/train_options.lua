@@ -1,6 +1,9 @@
---- The options every trainer takes (ft.sft, ft.grpo): length, batch, optimizer, schedule, precision,
---- checkpoints, logging and hooks, with the TRL / transformers names as aliases; and the table of them the
---- native trainers read. A trainer adds its own options with M.spec{...}.
+--- What every trainer (ft.sft, ft.grpo) shares on the Lua side: the options (length, batch, optimizer,
+--- schedule, precision, checkpoints, logging, hooks, with the TRL / transformers names as aliases), the table
+--- of them the native trainers read, and the train() loop that saves a checkpoint on Ctrl-C / SIGTERM.
+--- A trainer adds its own options with M.spec{...}.
+local native = require "_ft.train"
+
 local M = {}
 
 local common = {
@@ -86,6 +89,36 @@ function M.native(o)
     clip_threshold = o.clip_threshold, precision = o.precision, gradient_checkpointing = o.gradient_checkpointing,
     rank = o.rank, world_size = o.world_size, output = o.output or "", save_total_limit = o.save_total_limit,
   }
+end
+
+--- Runs `advance()` until `finished()` returns true, then saves a checkpoint when the run has an output
+--- folder. Ctrl-C or SIGTERM stops it after the current step with a checkpoint saved (when there is an
+--- output folder) and an error saying where; `close()` (optional) runs however the loop ends.
+---@param run table a run with `_o.output`, `global_step`, `:save()` and `:_refresh()`
+---@param name string the trainer's name in messages ("ft.sft")
+---@param finished fun():boolean
+---@param advance fun()
+---@param close? fun()
+function M.train_loop(run, name, finished, advance, close)
+  native.install_sigterm()
+  local ok, err = pcall(function()
+    while not finished() do advance() end
+  end)
+  if close then close() end
+  if not ok then
+    if tostring(err):match("interrupted") or native.interrupt_requested() then
+      native.clear_interrupt()
+      run:_refresh()
+      if run._o.output then
+        local dir = run:save()
+        error(string.format("%s: interrupted at step %d; checkpoint saved to %s (run again to resume)", name,
+          run.global_step, dir), 0)
+      end
+      error(string.format("%s: interrupted at step %d (no output folder, nothing saved)", name, run.global_step), 0)
+    end
+    error(err, 0)
+  end
+  if run._o.output then run:save() end
 end
 
 return M
