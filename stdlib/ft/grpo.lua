@@ -180,15 +180,14 @@ function Run:_generate(ds, prompt_ids, idx)
   return ro, samples, res, totals
 end
 
-local function stats_of(values)
-  local n, sum, sq = 0, 0, 0
+-- Mean of the values that are not NaN (nil when there are none).
+local function mean_of(values)
+  local n, sum = 0, 0
   for i = 1, #values do
     local v = values[i]
-    if v == v then n, sum, sq = n + 1, sum + v, sq + v * v end
+    if v == v then n, sum = n + 1, sum + v end
   end
-  if n == 0 then return nil, nil end
-  local mean = sum / n
-  return mean, math.sqrt(math.max(0, sq / n - mean * mean))
+  return n > 0 and sum / n or nil
 end
 
 local function fmt(v, f) return v and string.format(f or "%.4f", v) or "-" end
@@ -247,7 +246,7 @@ function Run:step(n)
   while self.global_step < goal and self.global_step < self.total_steps do
     local idx = self._t:prompt_indices(self._ds.n)
     local ro, samples, res, totals = self:_generate(self._ds, self._prompt_ids, idx)
-    self.reward = stats_of(totals)
+    self.reward = mean_of(totals)
     for _, s in ipairs(self._t:train(ro, totals, res.n)) do
       s.reward_seconds = res.seconds
       self:_after(s, res, samples)
@@ -294,8 +293,8 @@ function Run:evaluate(rows)
       end
     end
   end
-  local e = { reward = (stats_of(all)), per_reward = {}, samples = #all }
-  for name, vals in pairs(per) do e.per_reward[name] = (stats_of(vals)) end
+  local e = { reward = mean_of(all), per_reward = {}, samples = #all }
+  for name, vals in pairs(per) do e.per_reward[name] = mean_of(vals) end
   if self._o.log then print(string.format("eval @ step %d | reward %s over %d samples", self.global_step,
     fmt(e.reward, "%.3f"), e.samples)) end
   metrics.append(self, { step = self.global_step, eval_reward = e.reward })
