@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "model/cpu_matmul.h"
+
 namespace ft::model {
 
-// y = x W^T + b. On CPU in f32, a single input row (decoding one token) takes a matrix-vector product:
+// y = x W^T + b. On CPU in f32, several rows go to oneDNN's matmul (cpu_matmul.h) and a single input row (decoding one token) takes a matrix-vector product:
 // OpenBLAS before 0.3.27 (Debian 12 ships 0.3.21) runs a one-row gemm by first packing the whole weight
 // matrix, several times slower than gemv streaming it once.
 inline at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
@@ -23,6 +25,9 @@ inline at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& w, const
     shape.back() = w.size(0);
     return y.view(shape);
   }
+  if (x.is_cpu() && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
+      (!b.defined() || b.scalar_type() == at::kFloat) && onednn_linear_enabled())
+    return onednn_linear(x, w, b);
   return at::linear(x, w, b);
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "memory/cpu_cache.h"
+#include "model/cpu_matmul.h"
 #include "runtime/repl.h"
 #include "runtime/vm.h"
 
@@ -38,7 +40,14 @@ const char kUsage[] =
     "  FTHOST_PATH     a folder holding ft/*.lua that replaces the embedded stdlib (development)\n"
     "  HOME            the REPL keeps its history in $HOME/.fthost_history\n"
     "  GOMP_SPINCOUNT  fthost's default is 3000: idle OpenMP threads spin briefly, then sleep (set it\n"
-    "                  or OMP_WAIT_POLICY to override)\n";
+    "                  or OMP_WAIT_POLICY to override)\n"
+    "  FTHOST_CPU_CACHE\n"
+    "                  bytes of freed CPU tensor memory kept for reuse (K/M/G suffix); default a\n"
+    "                  quarter of RAM, 0 turns the cache off\n"
+    "  FTHOST_CPU_MATMUL\n"
+    "                  what runs fp32 CPU linear layers: onednn (default) or blas (LibTorch's)\n"
+    "  OPENBLAS_CORETYPE\n"
+    "                  on AMD CPUs with AVX-512 fthost sets COOPERLAKE or SKYLAKEX unless it is set\n";
 
 bool is_file(const std::string& p) {
   struct stat st;
@@ -73,7 +82,13 @@ int run_main(int argc, char** argv) {
       return vm.run_command("help", {"--commands-only"});
     }
     if (a == "-v" || a == "--version") {
-      std::fputs(ft::runtime::version_report().c_str(), stdout);
+      try {
+        ft::memory::install_cpu_cache(ft::memory::default_cpu_cache_limit());
+        std::fputs(ft::runtime::version_report().c_str(), stdout);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "fthost: %s\n", e.what());
+        return kExitError;
+      }
       return 0;
     }
     if (a == "-e") {
@@ -97,6 +112,9 @@ int run_main(int argc, char** argv) {
   for (int j = i + 1; j < argc; ++j) rest.emplace_back(argv[j]);
 
   try {
+    // The two CPU performance switches, read (and checked) before any work.
+    ft::memory::install_cpu_cache(ft::memory::default_cpu_cache_limit());
+    (void)ft::model::onednn_linear_enabled();
     ft::runtime::Vm vm;
     ft::runtime::install_interrupt_handler(vm.state());
     if (!script.empty() && looks_like_command(script)) {

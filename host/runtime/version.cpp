@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "memory/cpu_cache.h"
+#include "model/cpu_matmul.h"
 #include "runtime/vm.h"
 
 #ifndef FT_VERSION
@@ -46,6 +48,13 @@ std::string version_report() {
     out << config() << " (kernels: " << corename() << ")";
   else
     out << "not OpenBLAS (LibTorch's matmuls may be slow)";
+  out << "\nCPU fp32 linear layers: " << ft::model::cpu_matmul_report();
+  const auto cache = ft::memory::cpu_cache_stats();
+  out << "\nCPU allocation cache: ";
+  if (cache.installed)
+    out << "up to " << (cache.limit >> 20) << " MiB of freed tensor memory kept (FTHOST_CPU_CACHE)";
+  else
+    out << "off (FTHOST_CPU_CACHE=0)";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   const char* spin = std::getenv("GOMP_SPINCOUNT");
   out << "\nOpenMP: " << torch::get_num_threads() << " threads, wait policy " << (wait ? wait : "default")
