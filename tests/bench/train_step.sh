@@ -7,8 +7,10 @@
 # batch fthost wrote, and the run fails unless both compute the same losses at every step (relative
 # difference <= 1e-4), so the times compare the same work. Prints the median step time of each side
 # (warmup steps dropped) and the ratio; goal fthost <= 0.9x PyTorch. Both sides alternate round by round
-# so they see the same machine load. A last line times PyTorch with fthost's OpenMP setting
-# (GOMP_SPINCOUNT=3000, host/runtime/cpu_defaults.cpp) too, to show what that setting alone gives.
+# so they see the same machine load. Two more lines separate what gives fthost its lead: fthost with
+# FTHOST_CPU_MATMUL=blas (its linear layers on LibTorch's BLAS, as PyTorch's are, instead of oneDNN:
+# host/model/cpu_matmul.h), and PyTorch with fthost's OpenMP setting (GOMP_SPINCOUNT=3000,
+# host/runtime/cpu_defaults.cpp). Both sides run with the environment's OPENBLAS_CORETYPE as it is.
 # Env: FTHOST, BENCH_THREADS (default nproc), BENCH_STEPS (5), BENCH_WARMUP (2), BENCH_ROUNDS (1),
 #      BENCH_VARIANTS ("full lora").
 set -euo pipefail
@@ -34,6 +36,7 @@ for v in $variants; do
   : >"$work/ft_$v.times"
   : >"$work/pt_$v.times"
   : >"$work/pp_$v.times"
+  : >"$work/fb_$v.times"
   for ((r = 1; r <= rounds; r++)); do
     "$FTHOST" "$src/tests/bench/train_step.lua" --dir="$d" --variant="$v" --steps="$steps" --warmup="$warmup" \
       --threads="$threads" >"$work/ft_$v.log"
@@ -46,6 +49,9 @@ for v in $variants; do
       { d = ($1 - $3) / ($3 == 0 ? 1 : $3); d = d < 0 ? -d : d; if (d > m) m = d; n++; first = first == "" ? $1 " vs " $3 : first }
       END { printf "%s: losses of %d steps agree within %.1e relative (step 1: fthost %s)\n", v, n, m, first
             if (m > 1e-4 || n == 0) { print "bench train_step: fthost and PyTorch losses differ; the comparison is void" > "/dev/stderr"; exit 1 } }'
+    FTHOST_CPU_MATMUL=blas "$FTHOST" "$src/tests/bench/train_step.lua" --dir="$d" --variant="$v" --steps="$steps" \
+      --warmup="$warmup" --threads="$threads" --save=false >/dev/null
+    tail -n +$((warmup + 1)) "$d/fthost_$v.txt" | awk '{print $2}' >>"$work/fb_$v.times"
     GOMP_SPINCOUNT=3000 "$py" "$src/tests/bench/train_step_ref.py" "$d" "$v" "$steps" "$warmup" "$threads" \
       >/dev/null
     tail -n +$((warmup + 1)) "$d/torch_$v.txt" | awk '{print $2}' >>"$work/pp_$v.times"
@@ -54,7 +60,9 @@ for v in $variants; do
   head -1 "$work/pt_$v.log"
   median() { sort -g "$1" | awk '{a[NR] = $1} END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
   ft=$(median "$work/ft_$v.times") pt=$(median "$work/pt_$v.times") pp=$(median "$work/pp_$v.times")
-  awk -v v="$v" -v ft="$ft" -v pt="$pt" -v pp="$pp" 'BEGIN {
+  fb=$(median "$work/fb_$v.times")
+  awk -v v="$v" -v ft="$ft" -v pt="$pt" -v pp="$pp" -v fb="$fb" 'BEGIN {
     printf "%s step: fthost %.3f s, PyTorch %.3f s (median) = fthost %.2fx the time of PyTorch (goal <= 0.90)\n", v, ft, pt, ft / pt
+    printf "%s step: fthost with FTHOST_CPU_MATMUL=blas %.3f s = %.2fx of PyTorch\n", v, fb, fb / pt
     printf "%s step: PyTorch with GOMP_SPINCOUNT=3000 %.3f s = fthost %.2fx of that\n", v, pp, ft / pp }'
 done
