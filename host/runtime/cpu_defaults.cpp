@@ -8,8 +8,8 @@
 // libgomp reads the variable once, in its load-time constructor, and glibc resets `environ` to the
 // original block after an executable's .preinit_array runs (a setenv there is lost). So the preinit
 // entry below re-executes fthost (/proc/self/exe, same argv) with the variable added: one extra program
-// load (~0.15 s CPU) per start. When the user set GOMP_SPINCOUNT or OMP_WAIT_POLICY, nothing changes and
-// nothing is re-executed.
+// load (~0.15-0.25 s) per start. When the user set GOMP_SPINCOUNT or OMP_WAIT_POLICY, nothing changes and
+// nothing is re-executed; `fthost download` and `fthost help` are never re-executed.
 //
 // OPENBLAS_CORETYPE on AMD CPUs with AVX-512 (Zen 4 and later): OpenBLAS before 0.3.22 (Debian 12 ships
 // 0.3.21) does not know these CPUs and picks its Haswell (AVX2) kernels; LibTorch's CPU matmuls then
@@ -64,8 +64,13 @@ const char* amd_avx512_coretype() {
 #endif
 }
 
-void set_cpu_defaults(int, char** argv, char** envp) {
-  if (!argv || !envp) return;
+// Commands that run no tensor work: the re-execution (~0.25 s of a start-up) buys them nothing.
+bool runs_no_tensor_work(int argc, char** argv) {
+  return argc > 1 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "help") == 0);
+}
+
+void set_cpu_defaults(int argc, char** argv, char** envp) {
+  if (!argv || !envp || runs_no_tensor_work(argc, argv)) return;
   bool has_omp_setting = false, has_coretype = false;
   size_t n = 0;
   for (; envp[n]; ++n) {

@@ -8,16 +8,22 @@
 #     download call alone (`seconds=` of --stats: resolve, transfer, verify, move into place).
 #     a) cache on tmpfs (/dev/shm): the download engine alone, with curl -> tmpfs file (the same
 #        writes, no verification) and curl -> tmpfs + `openssl sha256` as like-for-like references;  b) cache on disk, with curl also writing to the same disk.
+#     Then the two floors of a verified download on this machine: sha256 of the bytes (openssl, from
+#     memory) and writing them into fresh tmpfs pages (dd): on loopback, curl -o /dev/null does neither.
 #  2. The same server capping each connection (default 100 MiB/s), 1 GiB file: parallel byte ranges
 #     (--connections 8) vs a single stream (--connections 1), curl for reference.
+#  3. A link that is the bottleneck, as a real download's is: each connection capped at BENCH_LINK
+#     (default 400 MiB/s), 2 GiB file: curl -o /dev/null vs fthost on the same single connection
+#     (--connections 1, verified, cache on tmpfs), and fthost's default (parallel ranges).
 # Env: FTHOST (default build/fthost), FTHOST_BUILD (default build), BENCH_SIZE (2G), BENCH_CAP (100M),
-#      BENCH_REPEAT (3).
+#      BENCH_LINK (400M), BENCH_REPEAT (3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export FTHOST=${FTHOST:-$here/build/fthost} FTHOST_BUILD=${FTHOST_BUILD:-$here/build} FTHOST_SRC=$here
 source "$here/tests/hub_server/hub_env.sh"
 size_arg=${BENCH_SIZE:-2G}
 cap=${BENCH_CAP:-100M}
+link=${BENCH_LINK:-400M}
 repeat=${BENCH_REPEAT:-3}
 shm=/dev/shm/fthost-hub-bench.$$
 trap 'rm -rf "$shm"; hub_cleanup' EXIT
@@ -92,6 +98,12 @@ echo "ratio fthost/(curl -o tmpfs + sha256), whole command: 8 ranges $(ratio "$c
 best curl_file "$HUB_WORK"; cd_wall=$B_WALL; report "curl -o file (disk) + openssl sha256"
 best fthost_run "$HUB_WORK/cache"; fd_wall=$B_WALL; report "fthost, cache on disk, verified"
 echo "ratio fthost/(curl + sha256), both writing to disk: $(ratio "$cd_wall" "$fd_wall")"
+# The floors: hashing the bytes, and storing them in pages nobody has touched yet.
+curl -s -o "$shm/floor.bin" "$url"
+best timed bash -c 'openssl dgst -sha256 "$1" >/dev/null' _ "$shm/floor.bin"; report "floor: openssl sha256 (bytes in memory)"
+rm -f "$shm/floor.bin"
+dd_fresh() { timed dd if=/dev/zero of="$shm/z.bin" bs=1M count=$((bytes / 1048576)) status=none; rm -f "$shm/z.bin"; }
+best dd_fresh; report "floor: dd into fresh tmpfs pages"
 hub_cleanup
 FAKE_HUB_PID=
 
@@ -103,3 +115,15 @@ best curl_null; report "curl (1 connection)"
 best fthost_run "$shm/cache" --connections 1; f1=$B_WALL; report "fthost --connections 1"
 best fthost_run "$shm/cache" --connections 8; f8=$B_WALL; report "fthost --connections 8"
 echo "ratio ranges/single stream: $(ratio "$f1" "$f8")"
+hub_cleanup
+FAKE_HUB_PID=
+
+echo "== 3. $size_arg file, the link is the bottleneck: each connection capped at $link/s (cache on tmpfs, best of $repeat)"
+start_fake_hub --big "$size_arg" --chunk 1M --rate "$link"
+bytes=$(file_size)
+url=$(cdn_url)
+best curl_null; l_curl=$B_WALL; report "curl -o /dev/null (1 connection)"
+best fthost_run "$shm/cache" --connections 1; l_f1=$B_WALL l_f1c=$B_CALL; report "fthost --connections 1, verified"
+best fthost_run "$shm/cache"; l_f8=$B_WALL; report "fthost (8 ranges), verified"
+echo "ratio fthost/curl -o /dev/null, same single connection: whole command $(ratio "$l_curl" "$l_f1"), download call $(ratio "$l_curl" "$l_f1c")  (goal >= 0.90)"
+echo "ratio fthost (8 ranges)/curl -o /dev/null: $(ratio "$l_curl" "$l_f8")"
