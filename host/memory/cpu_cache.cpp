@@ -18,10 +18,12 @@ namespace ft::memory {
 
 namespace {
 
-constexpr size_t kMinCached = 256 * 1024;     // smaller requests: LibTorch's default allocator
+constexpr size_t kMinCached = 256 * 1024;  // smaller requests: LibTorch's default allocator
 constexpr size_t kPage = 4096;
 
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -165,9 +167,9 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   c10::Allocator* fallback_;
   std::mutex mu_;
-  BySize by_size_;                              // cached blocks by size (best fit)
+  BySize by_size_;                               // cached blocks by size (best fit)
   std::map<uint64_t, BySize::iterator> by_age_;  // the same blocks, oldest first (eviction order)
-  std::unordered_map<void*, size_t> live_;      // handed-out blocks and their mapped sizes
+  std::unordered_map<void*, size_t> live_;       // handed-out blocks and their mapped sizes
   size_t limit_ = 0, cached_bytes_ = 0, live_bytes_ = 0;
   uint64_t next_age_ = 0, hits_ = 0, misses_ = 0, evictions_ = 0;
 };
@@ -185,10 +187,14 @@ size_t default_cpu_cache_limit() {
     const double x = std::strtod(s.c_str(), &end);
     double mult = 1;
     const std::string unit = end ? std::string(end) : std::string();
-    if (unit == "K" || unit == "k") mult = 1024.0;
-    else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
-    else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
-    else if (!unit.empty()) mult = -1;
+    if (unit == "K" || unit == "k")
+      mult = 1024.0;
+    else if (unit == "M" || unit == "m")
+      mult = 1024.0 * 1024;
+    else if (unit == "G" || unit == "g")
+      mult = 1024.0 * 1024 * 1024;
+    else if (!unit.empty())
+      mult = -1;
     if (end == s.c_str() || mult < 0 || !(x >= 0))
       throw ft::Error("FTHOST_CPU_CACHE: expected a byte count such as 0, 512M or 4G, found '" + s + "'",
                       "0 turns the CPU allocation cache off; unset it for the default (a quarter of RAM)");

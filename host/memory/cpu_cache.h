@@ -11,9 +11,9 @@
 //
 // Policy: a request takes the smallest cached block that is at least its size and at most 1/8 larger
 // (so varying sequence lengths still reuse blocks, with bounded waste); otherwise a new page-aligned
-// anonymous mapping (asking for transparent huge pages made no measurable difference). A freed block is cached unless that would push
-// the cached total past the limit, in which case the oldest cached blocks are unmapped first. Blocks
-// under 256 KiB go to LibTorch's default allocator (glibc's heap serves them well).
+// anonymous mapping (asking for transparent huge pages made no measurable difference). A freed block is
+// cached unless that would push the cached total past the limit, in which case the oldest cached blocks are
+// unmapped first. Blocks under 256 KiB go to LibTorch's default allocator (glibc's heap serves them well).
 #pragma once
 
 #include <cstddef>
@@ -23,13 +23,13 @@ namespace ft::memory {
 
 struct CpuCacheStats {
   bool installed = false;
-  size_t limit = 0;           // most bytes of freed blocks kept
-  size_t cached_bytes = 0;    // freed blocks kept for reuse
+  size_t limit = 0;         // most bytes of freed blocks kept
+  size_t cached_bytes = 0;  // freed blocks kept for reuse
   size_t cached_blocks = 0;
-  size_t live_bytes = 0;      // blocks handed out and not yet freed (cached sizes only)
-  uint64_t hits = 0;          // allocations served from the cache
-  uint64_t misses = 0;        // allocations that mapped new memory
-  uint64_t evictions = 0;     // cached blocks unmapped to stay under the limit
+  size_t live_bytes = 0;   // blocks handed out and not yet freed (cached sizes only)
+  uint64_t hits = 0;       // allocations served from the cache
+  uint64_t misses = 0;     // allocations that mapped new memory
+  uint64_t evictions = 0;  // cached blocks unmapped to stay under the limit
 };
 
 // The default limit: FTHOST_CPU_CACHE (bytes, or with a K/M/G suffix; 0 disables the cache) when set,

@@ -91,7 +91,8 @@ at::Tensor matmul2d(const at::Tensor& a, const at::Tensor& b, const at::Tensor& 
       {DNNL_ARG_WEIGHTS, dnnl::memory(p.b, eng, const_cast<void*>(b.data_ptr()))},
       {DNNL_ARG_DST, dnnl::memory(p.c, eng, out.data_ptr())},
       {DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratch, eng, scratch.data_ptr())}};
-  if (bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, eng, const_cast<void*>(bias.data_ptr())));
+  if (bias.defined())
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(p.bias, eng, const_cast<void*>(bias.data_ptr())));
   dnnl::stream s(eng);
   p.prim.execute(s, args);
   s.wait();
@@ -145,16 +146,26 @@ bool onednn_linear_enabled() {
 
 std::string cpu_matmul_report() {
   const dnnl_version_t* v = dnnl_version();
-  std::string s = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-                  std::to_string(v->patch);
+  std::string s =
+      "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx512_core_amx: s += " (AVX-512 + AMX)"; break;
-    case dnnl::cpu_isa::avx512_core_bf16: s += " (AVX-512 with bf16)"; break;
+    case dnnl::cpu_isa::avx512_core_amx:
+      s += " (AVX-512 + AMX)";
+      break;
+    case dnnl::cpu_isa::avx512_core_bf16:
+      s += " (AVX-512 with bf16)";
+      break;
     case dnnl::cpu_isa::avx512_core_vnni:
-    case dnnl::cpu_isa::avx512_core: s += " (AVX-512)"; break;
+    case dnnl::cpu_isa::avx512_core:
+      s += " (AVX-512)";
+      break;
     case dnnl::cpu_isa::avx2_vnni:
-    case dnnl::cpu_isa::avx2: s += " (AVX2)"; break;
-    default: s += " (pre-AVX2 CPU)"; break;
+    case dnnl::cpu_isa::avx2:
+      s += " (AVX2)";
+      break;
+    default:
+      s += " (pre-AVX2 CPU)";
+      break;
   }
   return onednn_linear_enabled() ? s : "LibTorch's BLAS (FTHOST_CPU_MATMUL=blas; " + s + " available)";
 }
@@ -172,9 +183,13 @@ at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Ten
 
 #else  // built without oneDNN: LibTorch's linear
 
-bool onednn_linear_enabled() { return false; }
+bool onednn_linear_enabled() {
+  return false;
+}
 
-std::string cpu_matmul_report() { return "LibTorch's BLAS (built without oneDNN)"; }
+std::string cpu_matmul_report() {
+  return "LibTorch's BLAS (built without oneDNN)";
+}
 
 at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return at::linear(x, w, b);

@@ -13,9 +13,9 @@
 
 namespace ft::model {
 
-// y = x W^T + b. On CPU in f32, several rows go to oneDNN's matmul (cpu_matmul.h) and a single input row (decoding one token) takes a matrix-vector product:
-// OpenBLAS before 0.3.27 (Debian 12 ships 0.3.21) runs a one-row gemm by first packing the whole weight
-// matrix, several times slower than gemv streaming it once.
+// y = x W^T + b. On CPU in f32, several rows go to oneDNN's matmul (cpu_matmul.h), and a single input row
+// (decoding one token) takes a matrix-vector product: OpenBLAS before 0.3.27 (Debian 12 ships 0.3.21) runs
+// a one-row gemm by first packing the whole weight matrix, several times slower than gemv streaming it once.
 inline at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   if (x.numel() == w.size(1) && x.is_cpu() && x.scalar_type() == at::kFloat &&
       w.scalar_type() == at::kFloat) {

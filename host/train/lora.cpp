@@ -130,8 +130,9 @@ at::Tensor LoraAdapter::forward(const at::Tensor& x) {
   if (dropout_p > 0 && is_training() && (at::GradMode::is_enabled() || model::in_checkpoint_forward()))
     h = at::dropout(h, dropout_p, true);
   // The scale goes on the rank-r intermediate (r columns) rather than on the [.., out] result.
-  return model::linear_forward(model::linear_forward(h.to(lora_A.scalar_type()), lora_A, at::Tensor()).mul_(scale_),
-                               lora_B, at::Tensor())
+  return model::linear_forward(
+             model::linear_forward(h.to(lora_A.scalar_type()), lora_A, at::Tensor()).mul_(scale_), lora_B,
+             at::Tensor())
       .to(x.scalar_type());
 }
 

@@ -1,8 +1,8 @@
 // The caching CPU allocator: reuse of freed blocks (best fit within 1/8), the size floor, the limit and
 // its eviction, release, concurrent use, and FTHOST_CPU_CACHE parsing. The allocator is process-wide once
 // installed, so each case sets the limit it needs and reads stats as differences.
-#include <boost/test/unit_test.hpp>
 #include <torch/torch.h>
+#include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
 #include <thread>
@@ -17,7 +17,9 @@ namespace {
 
 constexpr size_t MiB = 1024 * 1024;
 
-at::Tensor bytes(size_t n) { return at::empty({static_cast<int64_t>(n)}, at::kByte); }
+at::Tensor bytes(size_t n) {
+  return at::empty({static_cast<int64_t>(n)}, at::kByte);
+}
 
 void fresh(size_t limit) {
   install_cpu_cache(limit);

@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(frozen_weight_gets_no_gradient_and_input_still_does) {
 
 BOOST_AUTO_TEST_CASE(strided_inputs_empty_rows_and_zero_width) {
   auto base = at::randn({16, 10});
-  auto x = base.t();  // [10, 16], non-contiguous
+  auto x = base.t();                 // [10, 16], non-contiguous
   auto w = at::randn({16, 12}).t();  // [12, 16] as a transposed view
   BOOST_TEST(rel_diff(onednn_linear(x, w, at::Tensor()), at::linear(x, w)) < 1e-5);
   auto empty = onednn_linear(at::randn({0, 16}), at::randn({5, 16}), at::Tensor());
