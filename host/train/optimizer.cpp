@@ -83,11 +83,12 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedTensors 
     cpu_fp32 = cpu_fp32 && kv.second.device().is_cpu() && kv.second.scalar_type() == at::kFloat &&
                kv.second.is_contiguous();
   if (kind == "adamw_fused" || (kind == "adamw" && cpu_fp32)) return std::make_unique<FusedAdamW>(params, o);
-  if (kind == "adamw" || kind == "adamw_torch") return std::make_unique<TorchAdamW>(params, o);
+  if (kind == "adamw" || kind == "adamw_foreach") return std::make_unique<ForeachAdamW>(params, o);
+  if (kind == "adamw_torch") return std::make_unique<TorchAdamW>(params, o);
   if (kind == "adafactor") return std::make_unique<Adafactor>(params, adafactor);
   if (kind == "sgd") return std::make_unique<Sgd>(params, sgd);
   throw Error("unknown optimizer '" + kind +
-              "' (expected adamw, adamw_fused, adamw_torch, adafactor or sgd)");
+              "' (expected adamw, adamw_fused, adamw_foreach, adamw_torch, adafactor or sgd)");
 }
 
 }  // namespace ft::train

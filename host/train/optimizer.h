@@ -1,7 +1,9 @@
 // The optimizer interface trainers call, and the optimizers behind it. An Optimizer owns the state of the
 // parameters it was given (moments, step count); ZeRO stages and CPU offload implement the same
 // interface with partitioned or host-resident state. FusedAdamW is a multithreaded one-pass CPU kernel
-// (fp32 params); TorchAdamW wraps torch::optim::AdamW (any device; the GPU path); Adafactor follows
+// (fp32 params); ForeachAdamW updates all parameters with LibTorch's multi-tensor ops, and on CUDA with
+// LibTorch >= 2.1 with its fused AdamW kernel (the GPU path, what torch.optim.AdamW(fused=True) runs);
+// TorchAdamW wraps torch::optim::AdamW (any device, one parameter at a time); Adafactor follows
 // transformers' Adafactor, Sgd torch.optim.SGD (both any device, state in fp32).
 #pragma once
 
@@ -60,17 +62,36 @@ class Optimizer {
   int64_t step_ = 0;
 };
 
-class FusedAdamW : public Optimizer {
+// AdamW's state as FusedAdamW and ForeachAdamW keep it (one step count for all parameters) and save it:
+// "<param>.exp_avg", "<param>.exp_avg_sq", "step" -- so a checkpoint resumes under either.
+class AdamWState : public Optimizer {
  public:
-  FusedAdamW(NamedTensors params, const AdamWOptions& o);
-  void step(double lr) override;
   NamedTensors state() const override;
   void load_state(const std::map<std::string, at::Tensor>& state) override;
-  std::string name() const override { return "adamw_fused"; }
 
- private:
+ protected:
+  AdamWState(NamedTensors params, const AdamWOptions& o);
   AdamWOptions o_;
   std::vector<at::Tensor> m_, v_;
+};
+
+class FusedAdamW : public AdamWState {
+ public:
+  FusedAdamW(NamedTensors params, const AdamWOptions& o);  // contiguous fp32 CPU parameters only
+  void step(double lr) override;
+  std::string name() const override { return "adamw_fused"; }
+};
+
+class ForeachAdamW : public AdamWState {
+ public:
+  ForeachAdamW(NamedTensors params, const AdamWOptions& o);
+  void step(double lr) override;
+  std::string name() const override { return "adamw_foreach"; }
+  // Whether the last step ran LibTorch's fused kernel (CUDA, LibTorch >= 2.1) instead of foreach ops.
+  bool used_fused_kernel() const { return fused_; }
+
+ private:
+  bool fused_ = false;
 };
 
 class TorchAdamW : public Optimizer {
@@ -119,7 +140,8 @@ class Sgd : public Optimizer {
   std::vector<at::Tensor> momentum_;  // undefined until a parameter's first update (as torch)
 };
 
-// kind: "adamw" (fused on CPU fp32, LibTorch elsewhere), "adamw_fused", "adamw_torch", "adafactor", "sgd".
+// kind: "adamw" (FusedAdamW on CPU fp32, ForeachAdamW elsewhere), "adamw_fused", "adamw_foreach",
+// "adamw_torch", "adafactor", "sgd".
 std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedTensors params, const AdamWOptions& o,
                                           const AdafactorOptions& adafactor = {}, const SgdOptions& sgd = {});
 

@@ -19,8 +19,10 @@ local common = {
   schedule = { type = "string", default = "linear", one_of = { "constant", "linear", "cosine" },
     aliases = { "lr_scheduler_type", "scheduler" } },
   min_lr_ratio = { type = "number", default = 0, min = 0, max = 1 },
-  optimizer = { type = "string", default = "adamw", one_of = { "adamw", "adamw_fused", "adamw_torch", "adafactor", "sgd" },
-    aliases = { "optim" }, doc = "adamw (fused kernel on CPU), adamw_torch, adafactor (transformers' Adafactor), " ..
+  optimizer = { type = "string", default = "adamw",
+    one_of = { "adamw", "adamw_fused", "adamw_foreach", "adamw_torch", "adafactor", "sgd" }, aliases = { "optim" },
+    doc = "adamw (fused kernel on CPU; multi-tensor, or LibTorch's fused kernel, on GPU), adamw_foreach, " ..
+      "adamw_torch (one parameter at a time), adafactor (transformers' Adafactor), " ..
       "sgd (torch.optim.SGD)" },
   weight_decay = { type = "number", default = 0.0, min = 0, doc = "AdamW/Adafactor: decoupled; SGD: L2 added to the gradient" },
   beta1 = { type = "number", aliases = { "adam_beta1" },

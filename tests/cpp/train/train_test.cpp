@@ -177,6 +177,61 @@ BOOST_AUTO_TEST_CASE(fused_adamw_matches_torch_adamw) {
   BOOST_TEST(other.steps() == 20);
 }
 
+BOOST_AUTO_TEST_CASE(foreach_adamw_matches_torch_adamw_and_shares_fused_state) {
+  torch::manual_seed(1);
+  at::Tensor w0 = torch::randn({300, 17}), b0 = torch::randn({17});
+  auto leaf = [](const at::Tensor& t) { return t.clone().set_requires_grad(true); };
+  at::Tensor w = leaf(w0), b = leaf(b0), rw = leaf(w0), rb = leaf(b0);
+  train::AdamWOptions o;
+  o.weight_decay = 0.05;
+  o.beta1 = 0.8;
+  train::ForeachAdamW fe({{"w", w}, {"b", b}}, o);
+  torch::optim::AdamW ref({rw, rb},
+                          torch::optim::AdamWOptions(2e-3).betas({0.8, 0.999}).eps(1e-8).weight_decay(0.05));
+  auto grads = [&] {
+    at::Tensor gw = torch::randn({300, 17}), gb = torch::randn({17});
+    w.mutable_grad() = gw.clone();
+    b.mutable_grad() = gb.clone();
+    rw.mutable_grad() = gw.clone();
+    rb.mutable_grad() = gb.clone();
+  };
+  for (int s = 0; s < 15; ++s) {
+    grads();
+    fe.step(2e-3);
+    ref.step();
+  }
+  BOOST_TEST(!fe.used_fused_kernel());  // CPU: the multi-tensor ops
+  BOOST_TEST(at::equal(w, rw));        // the same ops in the same order: bitwise
+  BOOST_TEST(at::equal(b, rb));
+  BOOST_TEST((w - w0).abs().max().item<float>() > 1e-3f);
+  // Its checkpoint state resumes under the fused CPU kernel (one layout for both).
+  auto st = fe.state();
+  std::map<std::string, at::Tensor> sm(st.begin(), st.end());
+  at::Tensor w2 = leaf(w.detach()), b2 = leaf(b.detach());
+  train::FusedAdamW fused({{"w", w2}, {"b", b2}}, o);
+  fused.load_state(sm);
+  BOOST_TEST(fused.steps() == 15);
+  for (int s = 0; s < 5; ++s) {
+    grads();
+    w2.mutable_grad() = w.grad().clone();
+    b2.mutable_grad() = b.grad().clone();
+    fe.step(2e-3);
+    fused.step(2e-3);
+  }
+  BOOST_TEST((w2 - w).abs().max().item<float>() < 1e-6f);
+  BOOST_TEST((b2 - b).abs().max().item<float>() < 1e-6f);
+}
+
+BOOST_AUTO_TEST_CASE(adamw_picks_the_fused_kernel_for_cpu_fp32_and_foreach_otherwise) {
+  at::Tensor f32 = torch::zeros({4}).set_requires_grad(true);
+  at::Tensor bf16 = torch::zeros({4}, at::kBFloat16).set_requires_grad(true);
+  BOOST_TEST(train::make_optimizer("adamw", {{"p", f32}}, {})->name() == "adamw_fused");
+  BOOST_TEST(train::make_optimizer("adamw", {{"p", bf16}}, {})->name() == "adamw_foreach");
+  BOOST_TEST(train::make_optimizer("adamw_foreach", {{"p", f32}}, {})->name() == "adamw_foreach");
+  BOOST_TEST(train::make_optimizer("adamw_torch", {{"p", f32}}, {})->name() == "adamw_torch");
+  BOOST_CHECK_THROW(train::make_optimizer("adamw_fused", {{"p", bf16}}, {}), Error);
+}
+
 BOOST_AUTO_TEST_CASE(schedules_follow_transformers) {
   train::Schedule s;
   s.lr = 1.0;
