@@ -1,10 +1,10 @@
 // fp32 CPU linear layers through oneDNN's matmul, forward and backward.
 //
 // LibTorch sends a CPU fp32 linear to the BLAS behind libblas.so.3. oneDNN (which LibTorch itself links
-// and Debian ships as libdnnl) picks its kernels from the CPU's own ISA (AVX-512 where present) and runs
-// the transformer shapes at about twice the speed of OpenBLAS 0.3.21's kernels on the CI machine (2
-// threads, 1024x512 by 512x1408: ~400 vs ~205 GFLOP/s; OpenBLAS there runs its Haswell kernels, which is
-// also what it picks by itself on AMD Zen 4). fthost's Linear goes through here when:
+// and Debian ships as libdnnl) picks its kernels from the CPU's own ISA (AVX-512 where present), whatever
+// OPENBLAS_CORETYPE pins OpenBLAS to. On the CI machine (AMD EPYC with AVX-512, OPENBLAS_CORETYPE=Haswell
+// in its environment), 2 threads, 1024x512 by 512x1408: oneDNN ~400 GFLOP/s, OpenBLAS's Haswell kernels
+// ~205, its own choice there (Cooperlake, AVX-512) 342-376. fthost's Linear goes through here when:
 //   - fthost was built with oneDNN (FT_HAS_ONEDNN; the CPU build is, see CMakeLists.txt),
 //   - FTHOST_CPU_MATMUL is not "blas" (the switch for comparisons and for ruling it out),
 //   - the input and weight are fp32 CPU tensors and the input has more than one row.

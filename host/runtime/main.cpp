@@ -45,9 +45,7 @@ const char kUsage[] =
     "                  bytes of freed CPU tensor memory kept for reuse (K/M/G suffix); default a\n"
     "                  quarter of RAM, 0 turns the cache off\n"
     "  FTHOST_CPU_MATMUL\n"
-    "                  what runs fp32 CPU linear layers: onednn (default) or blas (LibTorch's)\n"
-    "  OPENBLAS_CORETYPE\n"
-    "                  on AMD CPUs with AVX-512 fthost sets COOPERLAKE or SKYLAKEX unless it is set\n";
+    "                  what runs fp32 CPU linear layers: onednn (default) or blas (LibTorch's)\n";
 
 bool is_file(const std::string& p) {
   struct stat st;

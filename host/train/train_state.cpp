@@ -88,8 +88,11 @@ UpdateStats TrainState::update() {
   const NamedTensors& stepped = mixed_ ? mixed_->masters() : params_;
   if (sync_) {  // every rank, same order: named_parameters() order of the trainable parameters
     for (auto& kv : stepped) {
+      // A parameter without a gradient on this rank still takes part in the sum (as zeros), so every
+      // rank sums the same tensors in the same order.
+      if (!kv.second.grad().defined()) kv.second.mutable_grad() = at::zeros_like(kv.second);
       at::Tensor g = kv.second.grad();
-      if (g.defined()) sync_->sum(g);
+      sync_->sum(g);
     }
   }
   u.grad_norm = clip_grad_norm(stepped, opt_.max_grad_norm);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fthost's CPU performance settings: the oneDNN linear layers and the allocation cache (both named by
-# --version, both switchable, bad values rejected before any work), OPENBLAS_CORETYPE on AMD AVX-512
-# CPUs (set when unset, a user's value kept), and the same training losses with either matmul backend.
+# --version, both switchable, bad values rejected before any work), and the same training losses with
+# either matmul backend.
 source "$(dirname "$0")/lib.sh"
 T=$E2E_TMP
 
@@ -25,24 +25,6 @@ expect_err "bad FTHOST_CPU_MATMUL names the variable and the choices" "FTHOST_CP
 run env FTHOST_CPU_CACHE=lots "$FTHOST" -e 'print("ran")'
 expect_rc "bad FTHOST_CPU_CACHE" 1
 expect_err "bad FTHOST_CPU_CACHE names the value" "FTHOST_CPU_CACHE: expected a byte count such as 0, 512M or 4G, found 'lots'"
-
-# OPENBLAS_CORETYPE: a value the user set is kept; unset, fthost sets it only on AMD CPUs with AVX-512.
-run env OPENBLAS_CORETYPE=Haswell "$FTHOST" -e 'print(os.getenv("OPENBLAS_CORETYPE"))'
-expect_out "a user's OPENBLAS_CORETYPE is kept" "Haswell"
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
-has() { [[ " $flags " == *" $1 "* ]]; }
-want=nil
-if grep -qm1 AuthenticAMD /proc/cpuinfo && has avx512f && has avx512dq && has avx512cd && has avx512bw && has avx512vl; then
-  want=SKYLAKEX
-  has avx512_bf16 && want=COOPERLAKE
-fi
-run env -u OPENBLAS_CORETYPE "$FTHOST" -e 'print(os.getenv("OPENBLAS_CORETYPE"))'
-[[ $OUT == "$want" ]] && ok "OPENBLAS_CORETYPE unset: fthost runs with $want for this CPU" ||
-  bad "OPENBLAS_CORETYPE unset: expected $want, got '$OUT'"
-if [[ $want != nil ]]; then
-  run env -u OPENBLAS_CORETYPE "$FTHOST" --version
-  expect_out "OpenBLAS runs the AVX-512 kernels" "(kernels: ${want:0:1}$(tr '[:upper:]' '[:lower:]' <<<"${want:1:4}")"
-fi
 
 # The same three SFT steps through oneDNN and through LibTorch's BLAS: losses agree to float rounding.
 cat >"$T/steps.lua" <<'LUA'
