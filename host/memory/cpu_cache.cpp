@@ -69,42 +69,46 @@ class CachingCpuAllocator final : public c10::Allocator {
   c10::DataPtr take(size_t n) {
     if (n < kMinCached) return fallback_->allocate(n);
     const size_t want = round_up(n, kPage);
-    void* p = nullptr;
-    size_t size = 0;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      auto it = by_size_.lower_bound(want);
-      if (it != by_size_.end() && it->first <= want + want / 8) {
-        size = it->first;
-        p = it->second.ptr;
-        by_age_.erase(it->second.age);
-        by_size_.erase(it);
-        cached_bytes_ -= size;
-        ++hits_;
-      } else {
-        ++misses_;
-      }
-    }
+    void* p = take_cached(want);
     if (!p) {
-      size = want;
-      p = map_block(size);
+      p = map_block(want);
       if (!p) {
         // Out of address space or memory: give the cache back and try once more.
         release_all();
-        p = map_block(size);
+        p = map_block(want);
       }
       if (!p) {
         c10::profiledCPUMemoryReporter().OutOfMemory(n);
         throw ft::Error("out of CPU memory: could not allocate " + std::to_string(n) + " bytes",
                         "use a smaller batch or sequence length, LoRA, or gradient checkpointing");
       }
-    }
-    {
       std::lock_guard<std::mutex> g(mu_);
-      live_.emplace(p, size);
-      live_bytes_ += size;
+      add_live(p, want);
     }
     return {p, p, &release_any, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  // The best-fitting cached block for `want` bytes, already counted as live; null (a miss) if none.
+  void* take_cached(size_t want) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = by_size_.lower_bound(want);
+    if (it == by_size_.end() || it->first > want + want / 8) {
+      ++misses_;
+      return nullptr;
+    }
+    void* p = it->second.ptr;
+    const size_t size = it->first;
+    by_age_.erase(it->second.age);
+    by_size_.erase(it);
+    cached_bytes_ -= size;
+    ++hits_;
+    add_live(p, size);
+    return p;
+  }
+
+  void add_live(void* p, size_t size) {  // holds mu_
+    live_.emplace(p, size);
+    live_bytes_ += size;
   }
 
   static void* map_block(size_t size) {

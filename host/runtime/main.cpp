@@ -81,7 +81,6 @@ int run_main(int argc, char** argv) {
     }
     if (a == "-v" || a == "--version") {
       try {
-        ft::memory::install_cpu_cache(ft::memory::default_cpu_cache_limit());
         std::fputs(ft::runtime::version_report().c_str(), stdout);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "fthost: %s\n", e.what());

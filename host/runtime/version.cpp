@@ -49,10 +49,10 @@ std::string version_report() {
   else
     out << "not OpenBLAS (LibTorch's matmuls may be slow)";
   out << "\nCPU fp32 linear layers: " << ft::model::cpu_matmul_report();
-  const auto cache = ft::memory::cpu_cache_stats();
+  const size_t cache_limit = ft::memory::default_cpu_cache_limit();
   out << "\nCPU allocation cache: ";
-  if (cache.installed)
-    out << "up to " << (cache.limit >> 20) << " MiB of freed tensor memory kept (FTHOST_CPU_CACHE)";
+  if (cache_limit > 0)
+    out << "up to " << (cache_limit >> 20) << " MiB of freed tensor memory kept (FTHOST_CPU_CACHE)";
   else
     out << "off (FTHOST_CPU_CACHE=0)";
   const char* wait = std::getenv("OMP_WAIT_POLICY");
