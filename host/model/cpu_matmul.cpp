@@ -61,18 +61,11 @@ Prepared prepared(const MatmulKey& key) {  // a copy: oneDNN handles are referen
   // The caller's scratchpad: one primitive may run on several threads at once (LibTorch's autograd,
   // GRPO's reference policy), which the library-owned scratchpad of this oneDNN build does not allow.
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (key.bias) {
-    p.bias = dnnl::memory::desc(dims{1, key.n}, dt::f32, dims{key.n, 1});
-    dnnl::matmul::desc d(p.a, p.b, p.bias, p.c);
-    dnnl::matmul::primitive_desc pd(d, attr, cpu_engine());
-    p.scratch = pd.scratchpad_desc();
-    p.prim = dnnl::matmul(pd);
-  } else {
-    dnnl::matmul::desc d(p.a, p.b, p.c);
-    dnnl::matmul::primitive_desc pd(d, attr, cpu_engine());
-    p.scratch = pd.scratchpad_desc();
-    p.prim = dnnl::matmul(pd);
-  }
+  // No bias: an empty descriptor, which is what oneDNN's bias-less constructor passes too.
+  if (key.bias) p.bias = dnnl::memory::desc(dims{1, key.n}, dt::f32, dims{key.n, 1});
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.a, p.b, p.bias, p.c), attr, cpu_engine());
+  p.scratch = pd.scratchpad_desc();
+  p.prim = dnnl::matmul(pd);
   return cache.emplace(key, std::move(p)).first->second;
 }
 
